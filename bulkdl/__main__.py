@@ -1,0 +1,7 @@
+"""`python -m bulkdl` runs the same CLI as the `bulkdl` console script."""
+
+from __future__ import annotations
+
+from bulkdl.cli import main
+
+main()

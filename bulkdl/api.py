@@ -1,0 +1,331 @@
+"""The Cloud Manager / Ops Manager public API v1.0, as bulkdl uses it.
+
+The only module that speaks HTTP (aiohttp). One ClientSession per run, with aiohttp's
+DigestAuthMiddleware (preemptive: after the first challenge every request carries the answer).
+The very first request is sent alone so that concurrent requests at start-up do not each pay a
+401 round trip. Every aiohttp failure leaves this module as a bulkdl error: ApiError subclasses
+for error statuses, NetworkError for the connection, ProtocolError for a malformed answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Final, Self
+from urllib.parse import urlsplit
+
+import aiohttp
+import anyio
+
+from bulkdl import __version__
+from bulkdl.config import Settings
+from bulkdl.errors import (
+    ApiError,
+    AuthError,
+    BulkdlError,
+    ConfigError,
+    GroupAccessError,
+    NetworkError,
+    ProtocolError,
+    RateLimited,
+    ServerError,
+)
+from bulkdl.models import GroupId, Job, JobId
+
+ITEMS_PER_PAGE: Final = 500  # the documented maximum
+MAX_PAGES: Final = 10_000  # 5 million jobs: a bound, so a misbehaving server cannot loop us
+CHUNK_SIZE_BYTES: Final = 1024 * 1024
+ERROR_BODY_LIMIT: Final = 64 * 1024  # how much of an error body we read to find its errorCode
+
+_GROUP_ACCESS_CODES: Final = frozenset(
+    {
+        "NOT_IN_GROUP",
+        "GROUP_NOT_FOUND",
+        "INVALID_GROUP_ID",
+        "IP_ADDRESS_NOT_ON_WHITELIST",
+        "ORG_REQUIRES_WHITELIST",
+        "RESOURCE_REQUIRES_WHITELIST",
+        "USER_UNAUTHORIZED",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    """An archive response being streamed: its length if the server sent one, and its chunks."""
+
+    content_length: int | None
+    chunks: AsyncIterator[bytes]
+
+
+def api_error(
+    status: int,
+    body: bytes,
+    *,
+    group: str | None,
+    job: str | None = None,
+    retry_after: str | None = None,
+    challenged: bool = False,
+) -> ApiError:
+    """Turn an error answer into the typed exception that says whose failure it is (pure)."""
+    code, detail = _parse_error_body(body)
+    where = f"group {group}" + (f" job {job}" if job else "") if group else "the API"
+    said = f"HTTP {status}" + (f" {code}" if code else "") + (f": {detail}" if detail else "")
+    kw: dict[str, Any] = {"status": status, "error_code": code, "group_id": group, "job_id": job}
+    if status == 401 and code not in _GROUP_ACCESS_CODES:
+        return AuthError(
+            f"authentication failed: the API rejected the key pair ({said})",
+            hint="check BULKDL_PUBLIC_KEY / BULKDL_PRIVATE_KEY and the key's API access list",
+            **kw,
+        )
+    if (status in (401, 403) and code in _GROUP_ACCESS_CODES) or (status == 403 and job is None):
+        return GroupAccessError(
+            f"{where}: the key cannot access this group ({said})",
+            hint="check the group id and that the API key is a member of the project",
+            **kw,
+        )
+    if status == 404 and code in ("GROUP_NOT_FOUND", "INVALID_GROUP_ID"):
+        return GroupAccessError(f"{where}: no such group ({said})", **kw)
+    if status == 429:
+        return RateLimited(
+            f"{where}: rate limited ({said})",
+            retry_after_s=_seconds(retry_after),
+            status=status,
+            error_code=code,
+            group_id=group,
+            job_id=job,
+        )
+    if status >= 500:
+        return ServerError(f"{where}: server error ({said})", **kw)
+    return ApiError(f"{where}: {said}", **kw)
+
+
+def _parse_error_body(body: bytes) -> tuple[str | None, str | None]:
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        text = body[:200].decode("utf-8", "replace").strip()
+        if text.lower().startswith(("<!doctype", "<html")):
+            return None, "an HTML page instead of an API answer"
+        return None, " ".join(text.split())[:120] or None
+    if not isinstance(doc, dict):
+        return None, None
+    code = doc.get("errorCode")
+    detail = doc.get("detail")
+    return (code if isinstance(code, str) else None, detail if isinstance(detail, str) else None)
+
+
+def _seconds(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # an HTTP date: rare for APIs; we back off on our own instead
+
+
+def next_link(doc: dict[str, Any]) -> str | None:
+    """The `next` href of a paginated answer, if any (pure)."""
+    links = doc.get("links")
+    if not isinstance(links, list):
+        return None
+    for link in links:
+        if isinstance(link, dict) and link.get("rel") == "next":
+            href = link.get("href")
+            return href if isinstance(href, str) and href else None
+    return None
+
+
+def _ssl_setting(settings: Settings) -> ssl.SSLContext | bool:
+    if settings.insecure:
+        return False
+    if settings.ca_file is not None:
+        try:
+            return ssl.create_default_context(cafile=str(settings.ca_file))
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"ca_file {settings.ca_file}: cannot load it ({exc})") from None
+    return True
+
+
+class CloudManagerClient:
+    """One authenticated session against one Cloud Manager / Ops Manager, for one run."""
+
+    def __init__(self, settings: Settings, *, max_connections: int) -> None:
+        self._settings = settings
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+        self._prime_lock = anyio.Lock()
+        self._primed = False
+        self.reached = False  # True once any HTTP answer came back: the server exists
+        self.requests_sent = 0
+
+    async def __aenter__(self) -> Self:
+        s = self._settings
+        auth = aiohttp.DigestAuthMiddleware(s.public_key, s.private_key.reveal())
+        self._session = aiohttp.ClientSession(
+            middlewares=(auth,),
+            # total=None: a long archive must not be killed by aiohttp's 300 s default;
+            # sock_read is the stall guard instead.
+            timeout=aiohttp.ClientTimeout(
+                total=None, sock_connect=s.connect_timeout_s, sock_read=s.stall_timeout_s
+            ),
+            connector=aiohttp.TCPConnector(limit=self._max_connections, ssl=_ssl_setting(s)),
+            auto_decompress=False,  # bytes on disk == bytes on the wire == Content-Length
+            headers={"User-Agent": f"bulkdl/{__version__}"},
+            raise_for_status=False,
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            with anyio.CancelScope(shield=True):
+                await self._session.close()
+
+    async def list_jobs(self, group: GroupId) -> list[Job]:
+        """Every job of the group, following `next` links until the last page."""
+        url: str | None = f"{self._settings.api_url}/groups/{group}/logCollectionJobs"
+        params: dict[str, str] | None = {"itemsPerPage": str(ITEMS_PER_PAGE), "pageNum": "1"}
+        followed: set[str] = set()  # next links already requested: a repeat would loop forever
+        jobs: list[Job] = []
+        while url is not None:
+            if len(followed) >= MAX_PAGES:
+                raise ProtocolError(f"group {group}: the listing has more than {MAX_PAGES} pages")
+            doc = await self._get_json(url, params, group=group)
+            results = doc.get("results")
+            if not isinstance(results, list):
+                raise ProtocolError(f"group {group}: the job listing has no 'results' list")
+            jobs.extend(Job.from_api(group, item) for item in results)
+            url, params = next_link(doc), None
+            if url is not None:
+                self._check_same_origin(url, group)
+                if url in followed:
+                    raise ProtocolError(f"group {group}: the listing's 'next' link repeats {url}")
+                followed.add(url)
+        return jobs
+
+    @asynccontextmanager
+    async def open_download(self, job: Job) -> AsyncIterator[Body]:
+        """Start streaming one archive; raises ApiError/NetworkError before the first byte."""
+        url = f"{self._settings.api_url}/groups/{job.group_id}/logCollectionJobs/{job.id}/download"
+        headers = {"Accept": "application/gzip", "Accept-Encoding": "identity"}
+        async with self._request(url, headers, group=job.group_id, job=job.id) as resp:
+            if resp.status != 200:
+                raise await self._error_from(resp, group=job.group_id, job=job.id)
+            yield Body(resp.content_length, self._chunks(resp, job.group_id, job.id))
+
+    async def _get_json(
+        self, url: str, params: dict[str, str] | None, *, group: GroupId
+    ) -> dict[str, Any]:
+        async with self._request(
+            url, {"Accept": "application/json"}, group=group, params=params
+        ) as resp:
+            if resp.status != 200:
+                raise await self._error_from(resp, group=group, job=None)
+            try:
+                body = await resp.read()
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                raise _network_error(exc, url, group=group, job=None) from None
+        try:
+            doc = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise ProtocolError(
+                f"group {group}: the job listing is not JSON"
+                + (
+                    " (an HTML page: a proxy or login page?)"
+                    if b"<html" in body[:512].lower()
+                    else ""
+                )
+            ) from None
+        if not isinstance(doc, dict):
+            raise ProtocolError(f"group {group}: the job listing is not a JSON object")
+        return doc
+
+    @asynccontextmanager
+    async def _request(
+        self,
+        url: str,
+        headers: dict[str, str],
+        *,
+        group: GroupId,
+        job: JobId | None = None,
+        params: dict[str, str] | None = None,
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        assert self._session is not None, "use CloudManagerClient as an async context manager"
+        holding = False
+        if not self._primed:
+            # The first request goes alone: it collects the digest challenge that every later
+            # request then answers preemptively, instead of N concurrent 401 round trips.
+            await self._prime_lock.acquire()
+            holding = True
+        try:
+            self.requests_sent += 1
+            try:
+                resp = await self._session.get(url, headers=headers, params=params)
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                raise _network_error(exc, url, group=group, job=job) from None
+            self.reached = True
+            self._primed = True
+        finally:
+            if holding:
+                self._prime_lock.release()
+        try:
+            yield resp
+        finally:
+            resp.release()
+
+    async def _error_from(
+        self, resp: aiohttp.ClientResponse, *, group: str, job: str | None
+    ) -> ApiError:
+        try:
+            body = await resp.content.read(ERROR_BODY_LIMIT)
+        except (TimeoutError, aiohttp.ClientError):
+            body = b""
+        return api_error(
+            resp.status, body, group=group, job=job, retry_after=resp.headers.get("Retry-After")
+        )
+
+    async def _chunks(
+        self, resp: aiohttp.ClientResponse, group: str, job: str
+    ) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in resp.content.iter_chunked(CHUNK_SIZE_BYTES):
+                yield chunk
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise _network_error(exc, str(resp.url), group=group, job=job) from None
+
+    def _check_same_origin(self, url: str, group: GroupId) -> None:
+        mine, theirs = urlsplit(self._settings.base_url), urlsplit(url)
+        if (mine.scheme, mine.netloc) != (theirs.scheme, theirs.netloc):
+            raise ProtocolError(
+                f"group {group}: the listing's 'next' link points at another origin "
+                f"({theirs.scheme}://{theirs.netloc}); not following it"
+            )
+
+
+def _network_error(
+    exc: BaseException, url: str, *, group: str | None, job: str | None
+) -> NetworkError:
+    where = f"group {group}" + (f" job {job}" if job else "") if group else "the API"
+    host = urlsplit(url).netloc
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        what = f"TLS certificate of {host} could not be verified"
+    elif isinstance(exc, aiohttp.ClientConnectorError):
+        what = f"cannot connect to {host} ({exc.strerror or exc.__class__.__name__})"
+    elif isinstance(exc, asyncio.TimeoutError):
+        what = f"no data from {host} within the timeout"
+    elif isinstance(exc, aiohttp.ClientPayloadError):
+        what = "the body was cut short"
+    elif isinstance(exc, aiohttp.ServerDisconnectedError):
+        what = f"{host} closed the connection"
+    else:
+        what = f"{exc.__class__.__name__}: {exc}"
+    return NetworkError(f"{where}: {what}", group_id=group, job_id=job)
+
+
+def is_fatal(exc: BulkdlError) -> bool:
+    """Errors that end the whole run (exit 2) wherever they happen: a rejected key."""
+    return isinstance(exc, AuthError)

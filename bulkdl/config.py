@@ -1,0 +1,255 @@
+"""Settings: the TOML file, then environment variables, then flags, validated into frozen values.
+
+Precedence is flags > environment (`BULKDL_*`) > config file > defaults. The private key is
+never read from the TOML in plain text: it comes from `BULKDL_PRIVATE_KEY` or from the file named
+by `private_key_file`, and it is wrapped in `Secret` so that no repr, log or traceback shows it.
+Every problem is a ConfigError naming the file, key or flag: the run exits 2 before any request.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import stat
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from bulkdl.errors import ConfigError
+from bulkdl.models import GroupId, group_id
+
+DEFAULT_CONFIG: Final = Path("bulkdl.toml")
+ENV_PUBLIC_KEY: Final = "BULKDL_PUBLIC_KEY"
+ENV_PRIVATE_KEY: Final = "BULKDL_PRIVATE_KEY"
+API_PREFIX: Final = "/api/public/v1.0"
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """A value that must never be printed: repr and str show stars."""
+
+    _value: str = field(repr=False)
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Everything a download run needs, validated."""
+
+    base_url: str  # scheme://host[:port][/prefix], no trailing slash, no /api/public/v1.0
+    public_key: str
+    private_key: Secret
+    groups: tuple[GroupId, ...]
+    out_dir: Path
+    concurrency: int = 8  # archives streaming at once, across all groups
+    per_group_concurrency: int = 4  # archives streaming at once from one group
+    list_concurrency: int = 8  # groups being listed at once
+    connect_timeout_s: float = 15.0
+    stall_timeout_s: float = 60.0  # a body that sends nothing for this long is aborted
+    ca_file: Path | None = None
+    insecure: bool = False
+
+    @property
+    def api_url(self) -> str:
+        return self.base_url + API_PREFIX
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Overrides:
+    """What the command line said; None means "not given"."""
+
+    out_dir: Path | None = None
+    concurrency: int | None = None
+    groups: tuple[str, ...] = ()
+    base_url: str | None = None
+    insecure: bool = False
+
+
+# key -> (expected python types, description used in type errors)
+_KEYS: Final[dict[str, tuple[tuple[type, ...], str]]] = {
+    "base_url": ((str,), "a string"),
+    "public_key": ((str,), "a string"),
+    "private_key_file": ((str,), "a path string"),
+    "groups": ((list,), "a list of group ids"),
+    "out_dir": ((str,), "a path string"),
+    "concurrency": ((int,), "an integer"),
+    "per_group_concurrency": ((int,), "an integer"),
+    "list_concurrency": ((int,), "an integer"),
+    "connect_timeout_s": ((int, float), "a number of seconds"),
+    "stall_timeout_s": ((int, float), "a number of seconds"),
+    "ca_file": ((str,), "a path string"),
+}
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Parse the TOML file; errors name the file (and line, as tomllib reports it)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file {path} does not exist", hint="pass --config FILE or create bulkdl.toml"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: cannot read it: {exc.strerror}") from None
+    try:
+        doc = tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path}: invalid TOML: {exc}") from None
+    _check_keys(path, doc)
+    return doc
+
+
+def _check_keys(path: Path, doc: dict[str, Any]) -> None:
+    for key, value in doc.items():
+        if key == "private_key":
+            raise ConfigError(
+                f"config file {path}: private_key must not be stored in the config file",
+                hint=f"set {ENV_PRIVATE_KEY} or point private_key_file at a file only you can read",
+            )
+        if key not in _KEYS:
+            near = difflib.get_close_matches(key, _KEYS, n=1)
+            raise ConfigError(
+                f"config file {path}: unknown key {key!r}",
+                hint=f"did you mean {near[0]!r}?" if near else "see config.example.toml",
+            )
+        types, what = _KEYS[key]
+        if isinstance(value, bool) or not isinstance(value, types):
+            raise ConfigError(f"config file {path}: {key} must be {what}, got {value!r}")
+
+
+def load_settings(
+    config_path: Path | None, env: Mapping[str, str], overrides: Overrides
+) -> Settings:
+    """Combine file, environment and flags into Settings, or raise ConfigError."""
+    if config_path is None and DEFAULT_CONFIG.is_file():
+        config_path = DEFAULT_CONFIG
+    doc = read_config_file(config_path) if config_path is not None else {}
+    where = f"config file {config_path}" if config_path is not None else "settings"
+    base_dir = config_path.parent if config_path is not None else Path.cwd()
+
+    base_url = normalise_base_url(overrides.base_url or doc.get("base_url"), where)
+    public_key = env.get(ENV_PUBLIC_KEY) or doc.get("public_key")
+    if not public_key:
+        raise ConfigError(
+            "no public API key", hint=f"set {ENV_PUBLIC_KEY} or public_key in the config file"
+        )
+    private_key = _private_key(env, doc.get("private_key_file"), base_dir, where)
+
+    raw_groups: list[Any] = list(overrides.groups) or list(doc.get("groups", []))
+    if not raw_groups:
+        raise ConfigError(
+            "no groups to download from", hint="pass --group ID or set groups = [...]"
+        )
+    groups: list[GroupId] = []
+    for raw in raw_groups:
+        try:
+            gid = group_id(raw if isinstance(raw, str) else repr(raw))
+        except ValueError as exc:
+            source = "--group" if overrides.groups else where
+            raise ConfigError(f"{source}: {exc}") from None
+        if gid not in groups:
+            groups.append(gid)
+
+    out = overrides.out_dir or (_resolve(base_dir, doc["out_dir"]) if "out_dir" in doc else None)
+    if out is None:
+        raise ConfigError("no output directory", hint="pass --out DIR or set out_dir")
+
+    ca_file = _resolve(base_dir, doc["ca_file"]) if "ca_file" in doc else None
+    settings = Settings(
+        base_url=base_url,
+        public_key=str(public_key),
+        private_key=private_key,
+        groups=tuple(groups),
+        out_dir=out,
+        concurrency=(
+            overrides.concurrency
+            if overrides.concurrency is not None
+            else doc.get("concurrency", 8)
+        ),
+        per_group_concurrency=doc.get("per_group_concurrency", 4),
+        list_concurrency=doc.get("list_concurrency", 8),
+        connect_timeout_s=float(doc.get("connect_timeout_s", 15.0)),
+        stall_timeout_s=float(doc.get("stall_timeout_s", 60.0)),
+        ca_file=ca_file,
+        insecure=overrides.insecure,
+    )
+    check_limits(settings, flag_concurrency=overrides.concurrency is not None, where=where)
+    return settings
+
+
+def check_limits(settings: Settings, *, flag_concurrency: bool, where: str) -> None:
+    """Every count and timeout must be positive; the message names the key or flag."""
+    for name in ("concurrency", "per_group_concurrency", "list_concurrency"):
+        value = getattr(settings, name)
+        if value < 1:
+            source = "--concurrency" if name == "concurrency" and flag_concurrency else where
+            raise ConfigError(f"{source}: {name} must be at least 1, got {value}")
+    for name in ("connect_timeout_s", "stall_timeout_s"):
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"{where}: {name} must be positive")
+
+
+def normalise_base_url(raw: object, where: str) -> str:
+    """Accept `https://host[:port][/prefix]` (with or without /api/public/v1.0)."""
+    if not raw:
+        raise ConfigError(
+            "no base_url",
+            hint="set base_url (https://cloud.mongodb.com or your Ops Manager URL) or --base-url",
+        )
+    url = str(raw).strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{where}: base_url {url!r} is not an http(s) URL")
+    if parts.username or parts.password:
+        raise ConfigError(f"{where}: base_url must not carry credentials")
+    if url.endswith(API_PREFIX):
+        url = url[: -len(API_PREFIX)]
+    return url
+
+
+def _resolve(base_dir: Path, raw: object) -> Path:
+    """A path from the config file: `~` expanded, relative to the file's folder."""
+    return base_dir / Path(str(raw)).expanduser()
+
+
+def _private_key(env: Mapping[str, str], key_file: object, base_dir: Path, where: str) -> Secret:
+    if env.get(ENV_PRIVATE_KEY):
+        return Secret(env[ENV_PRIVATE_KEY])
+    if not key_file:
+        raise ConfigError(
+            "no private API key",
+            hint=f"set {ENV_PRIVATE_KEY} or private_key_file in the config file",
+        )
+    path = _resolve(base_dir, key_file)
+    try:
+        st = path.stat()
+    except OSError:
+        raise ConfigError(f"{where}: private_key_file {path} does not exist") from None
+    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        # Refuse, as ssh does with a world-readable key: the key grants access to every project.
+        raise ConfigError(
+            f"{where}: private_key_file {path} is readable by other users",
+            hint=f"chmod 600 {path}",
+        )
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        raise ConfigError(f"{where}: private_key_file {path} cannot be read") from None
+    if not value:
+        raise ConfigError(f"{where}: private_key_file {path} is empty")
+    return Secret(value)
+
+
+def env_snapshot() -> dict[str, str]:
+    """The environment variables bulkdl reads, nothing else."""
+    return {k: v for k, v in os.environ.items() if k in (ENV_PUBLIC_KEY, ENV_PRIVATE_KEY)}

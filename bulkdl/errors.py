@@ -1,0 +1,132 @@
+"""bulkdl's errors and exit statuses.
+
+Everything a user, the disk or the network can cause is a BulkdlError, printed as one line
+(plus a hint) without a traceback. Which exit status it leads to depends on where it happens:
+an error before any download can start ends the run with 2, the same error for one group or
+job only fails that group or job (exit 1 at the end).
+
+* BulkdlError(message, hint)
+  x ConfigError                         bad flag, config file, credentials, output dir -> exit 2
+  x ApiError(status, error_code, group_id, job_id)
+    + AuthError                         401 challenge the key cannot answer -> exit 2
+    + GroupAccessError                  401 NOT_IN_GROUP, 403, 404 GROUP_NOT_FOUND: group fails
+    + RateLimited(retry_after_s)        429
+    + ServerError                       5xx
+  x ProtocolError                       the server sent something that is not the documented API
+  x NetworkError(group_id, job_id)      refused, reset, TLS, stalled or cut-short body
+  x TransferError(group_id, job_id)
+    + IncompleteDownload(received, expected)
+    + DiskError(path)
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    """Exit codes a runbook can rely on (documented in the README)."""
+
+    OK = 0  # every downloadable job is on disk
+    FAILED = 1  # some job or group failed; each is named in the output and the manifest
+    CANNOT_START = 2  # bad flag/config/credentials/output dir, or the API rejected the key
+    INTERRUPTED = 130  # SIGINT / SIGTERM
+
+
+class BulkdlError(Exception):
+    """An expected failure: printed as one line and a hint, never as a traceback."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(BulkdlError):
+    """The run cannot start: a flag, the config file, credentials or the output directory."""
+
+
+class ApiError(BulkdlError):
+    """The API answered with an error status; carries what the API said and about what."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        error_code: str | None = None,
+        group_id: str | None = None,
+        job_id: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.error_code = error_code
+        self.group_id = group_id
+        self.job_id = job_id
+
+
+class AuthError(ApiError):
+    """The API key pair was rejected (a digest challenge the key could not answer)."""
+
+
+class GroupAccessError(ApiError):
+    """The key cannot reach this group, or the group does not exist: only this group fails."""
+
+
+class RateLimited(ApiError):
+    """429 RATE_LIMITED; `retry_after_s` is the server's Retry-After, if it sent one."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 429,
+        error_code: str | None = None,
+        group_id: str | None = None,
+        job_id: str | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(
+            message, status=status, error_code=error_code, group_id=group_id, job_id=job_id
+        )
+        self.retry_after_s = retry_after_s
+
+
+class ServerError(ApiError):
+    """A 5xx answer: the server's fault, worth retrying."""
+
+
+class ProtocolError(BulkdlError):
+    """The server answered 2xx with something that is not the documented API (not JSON, ...)."""
+
+
+class NetworkError(BulkdlError):
+    """The connection failed: refused, reset, TLS, stalled (no data in time), body cut short."""
+
+    def __init__(
+        self, message: str, *, group_id: str | None = None, job_id: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.group_id = group_id
+        self.job_id = job_id
+
+
+class TransferError(BulkdlError):
+    """One archive could not be written completely."""
+
+
+class IncompleteDownload(TransferError):
+    """The body ended before Content-Length bytes arrived."""
+
+    def __init__(self, message: str, *, received: int, expected: int) -> None:
+        super().__init__(message)
+        self.received = received
+        self.expected = expected
+
+
+class DiskError(TransferError):
+    """Writing, syncing or renaming a file failed (no space, permissions, ...)."""

@@ -1,0 +1,116 @@
+"""`OUT/manifest.jsonl`: one JSON line per job outcome, appended and flushed as it happens.
+
+A killed run keeps every line it wrote; a rerun reads the file back to skip archives already on
+disk. Readers take the last line per job, and ignore a torn last line (a crash mid-write).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, Self
+
+import aiofiles
+import anyio
+from aiofiles.threadpool.text import AsyncTextIOWrapper
+
+from bulkdl.errors import ConfigError
+from bulkdl.models import JobResult, Outcome
+from bulkdl.planner import Recorded
+
+MANIFEST_NAME: Final = "manifest.jsonl"
+
+
+def _iso(ts: datetime | None) -> str | None:
+    return ts.isoformat(timespec="milliseconds").replace("+00:00", "Z") if ts else None
+
+
+def to_record(result: JobResult) -> dict[str, Any]:
+    """The manifest's line for one outcome (pure)."""
+    return {
+        "groupId": result.group_id,
+        "jobId": result.job_id,
+        "status": result.status,
+        "outcome": result.outcome.value,
+        "path": result.path,
+        "bytes": result.bytes,
+        "sha256": result.sha256,
+        "attempts": result.attempts,
+        "error": result.error,
+        "startedAt": _iso(result.started_at),
+        "finishedAt": _iso(result.finished_at),
+    }
+
+
+def parse_previous(text: str) -> dict[str, Recorded]:
+    """Job id -> what is on disk for it, from a manifest's text (pure; last line per job wins)."""
+    recorded: dict[str, Recorded] = {}
+    for line in text.splitlines():
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            continue  # a torn line from a crash: the job is simply downloaded again
+        if not isinstance(doc, dict) or not isinstance(doc.get("jobId"), str):
+            continue
+        job = doc["jobId"]
+        if (
+            doc.get("outcome") in (Outcome.DOWNLOADED.value, Outcome.SKIPPED.value)
+            and isinstance(doc.get("bytes"), int)
+            and isinstance(doc.get("sha256"), str)
+            and isinstance(doc.get("path"), str)
+        ):
+            recorded[job] = Recorded(doc["path"], doc["bytes"], doc["sha256"])
+        else:
+            recorded.pop(job, None)
+    return recorded
+
+
+async def read_previous(out_dir: Path) -> dict[str, Recorded]:
+    """What earlier runs into this folder recorded; empty when there is no manifest yet."""
+    path = anyio.Path(out_dir / MANIFEST_NAME)
+    try:
+        text = await path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the manifest ({exc.strerror})") from None
+    return parse_previous(text)
+
+
+class ManifestWriter:
+    """Appends outcome lines; each line is flushed to the OS before write() returns."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.path = out_dir / MANIFEST_NAME
+        self._file: AsyncTextIOWrapper | None = None
+        self._lock = anyio.Lock()
+
+    async def __aenter__(self) -> Self:
+        try:
+            self._file = await aiofiles.open(self.path, "a", encoding="utf-8", opener=_private)
+        except OSError as exc:
+            raise ConfigError(f"{self.path}: cannot open the manifest ({exc.strerror})") from None
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._file is not None:
+            with anyio.CancelScope(shield=True):
+                await self._file.close()
+
+    async def write(self, result: JobResult) -> None:
+        assert self._file is not None
+        line = json.dumps(to_record(result), separators=(",", ":")) + "\n"
+        async with self._lock:
+            with anyio.CancelScope(shield=True):  # never leave half a line behind on Ctrl-C
+                await self._file.write(line)
+                await self._file.flush()
+
+
+def _private(path: str, flags: int) -> int:
+    """Open with mode 0600: the manifest names every project pulled."""
+    return os.open(path, flags, 0o600)

@@ -1,0 +1,94 @@
+"""Deciding what to download and where (pure: no network, no disk).
+
+Downloadable: SUCCESS, FAILURE (the API serves the parts that succeeded) and MARKED_FOR_EXPIRY.
+Not downloadable, with a reason: IN_PROGRESS, EXPIRED and statuses this version does not know.
+Paths are built only from validated ids, never from anything else the server sends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from bulkdl.models import GroupId, Job, JobId, JobStatus
+
+DOWNLOADABLE: Final = frozenset({JobStatus.SUCCESS, JobStatus.FAILURE, JobStatus.MARKED_FOR_EXPIRY})
+PART_SUFFIX: Final = ".part"
+
+_REASONS: Final = {
+    JobStatus.IN_PROGRESS: "the job is still collecting logs (IN_PROGRESS)",
+    JobStatus.EXPIRED: "the job has expired and its logs were deleted (EXPIRED)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What an earlier run's manifest says was written for a job."""
+
+    path: str
+    bytes: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadTarget:
+    """One archive to fetch: the job, where it goes, and what an earlier run recorded for it."""
+
+    job: Job
+    final_path: Path
+    part_path: Path
+    previous: Recorded | None = None
+
+    @property
+    def group_id(self) -> GroupId:
+        return self.job.group_id
+
+
+@dataclass(frozen=True, slots=True)
+class NotDownloadable:
+    """A listed job the API will not serve, and why."""
+
+    job: Job
+    reason: str
+
+
+def archive_path(out_dir: Path, group: GroupId, job: JobId) -> Path:
+    """`OUT/<groupId>/<jobId>.tar.gz`; both parts are validated 24-hex ids, so it stays in OUT."""
+    return out_dir / group / f"{job}.tar.gz"
+
+
+def plan_job(
+    job: Job, out_dir: Path, previous: Mapping[str, Recorded]
+) -> DownloadTarget | NotDownloadable:
+    """Classify one listed job."""
+    if job.status not in DOWNLOADABLE:
+        reason = _REASONS.get(job.status, f"unknown job status {job.raw_status!r}")
+        return NotDownloadable(job, reason)
+    final = archive_path(out_dir, job.group_id, job.id)
+    return DownloadTarget(
+        job=job,
+        final_path=final,
+        part_path=final.with_name(final.name + PART_SUFFIX),
+        previous=previous.get(job.id),
+    )
+
+
+def plan_group(
+    jobs: list[Job], out_dir: Path, previous: Mapping[str, Recorded]
+) -> tuple[list[DownloadTarget], list[NotDownloadable]]:
+    """Classify a group's jobs; a job listed twice (pages shifting under us) is planned once."""
+    targets: list[DownloadTarget] = []
+    skipped: list[NotDownloadable] = []
+    seen: set[str] = set()
+    for job in jobs:
+        if job.id in seen:
+            continue
+        seen.add(job.id)
+        planned = plan_job(job, out_dir, previous)
+        if isinstance(planned, DownloadTarget):
+            targets.append(planned)
+        else:
+            skipped.append(planned)
+    return targets, skipped
