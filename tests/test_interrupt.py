@@ -1,0 +1,73 @@
+"""Ctrl-C and SIGTERM: exit 130 quickly, no .part left, finished archives kept, rerun completes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bulkdl.emulator import EmulatorThread
+from tests.conftest import PRIVATE_KEY, PUBLIC_KEY, make_fleet, read_manifest, served_archive
+
+
+def _start(emu: EmulatorThread, groups: list[str], out: Path) -> subprocess.Popen[str]:
+    args = [
+        sys.executable,
+        "-m",
+        "bulkdl",
+        "download",
+        "--base-url",
+        emu.base_url,
+        "--out",
+        str(out),
+        "--concurrency",
+        "4",
+    ]
+    for gid in groups:
+        args += ["--group", gid]
+    env = dict(os.environ, BULKDL_PUBLIC_KEY=PUBLIC_KEY, BULKDL_PRIVATE_KEY=PRIVATE_KEY)
+    return subprocess.Popen(
+        args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_mid_download(tmp_path: Path, sig: signal.Signals) -> None:
+    """Stop while archives stream; then a rerun finishes the rest without redoing finished ones."""
+    fleet = make_fleet(groups=2, jobs_per_group=6, archive_bytes=256 * 1024)
+    groups = list(fleet.groups)
+    out = tmp_path / "out"
+    with EmulatorThread(fleet, chunk_size=16 * 1024, chunk_delay_s=0.02) as emu:
+        proc = _start(emu, groups, out)
+        deadline = time.monotonic() + 20
+        while emu.state.counters.downloads_completed < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert emu.state.counters.in_flight > 0, "the signal must land mid-download"
+        proc.send_signal(sig)
+        sent = time.monotonic()
+        _, stderr = proc.communicate(timeout=10)
+        assert proc.returncode == 130, stderr
+        assert time.monotonic() - sent < 5
+        assert "Traceback" not in stderr
+        assert "interrupted" in stderr
+
+        assert not list(out.rglob("*.part"))
+        finished = {line["jobId"] for line in read_manifest(out) if line["outcome"] == "downloaded"}
+        for gid in groups:
+            for path in (out / gid).glob("*.tar.gz"):
+                assert path.read_bytes() == served_archive(fleet, gid, path.name[:24])
+                assert path.name[:24] in finished
+        done_before = emu.state.counters.downloads_completed
+
+        rerun = _start(emu, groups, out)
+        _, stderr = rerun.communicate(timeout=60)
+        assert rerun.returncode == 0, stderr
+        started_again = sum(emu.state.counters.downloads_by_job.get(j, 0) > 1 for j in finished)
+        assert started_again == 0, "archives finished before the signal are not downloaded again"
+        assert emu.state.counters.downloads_completed - done_before == 8 - len(finished)
+    assert len(list(out.rglob("*.tar.gz"))) == 8
