@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,6 +33,7 @@ from bulkdl.errors import (
     NetworkError,
     ProtocolError,
     RateLimited,
+    ResumeRejected,
     ServerError,
 )
 from bulkdl.models import GroupId, Job, JobId
@@ -56,10 +58,27 @@ _GROUP_ACCESS_CODES: Final = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class Body:
-    """An archive response being streamed: its length if the server sent one, and its chunks."""
+    """An archive response being streamed.
 
-    content_length: int | None
+    `start` is the archive offset of the first chunk (0, or the Range start the server
+    honoured); `total_length` the whole archive's size when the server said it.
+    """
+
+    start: int
+    total_length: int | None
+    validator: str | None  # ETag or Last-Modified, for If-Range on a later resume
     chunks: AsyncIterator[bytes]
+
+
+_CONTENT_RANGE: Final = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
+
+
+def parse_content_range(value: str | None) -> tuple[int, int | None] | None:
+    """`bytes 100-199/200` -> (100, 200); None when absent or malformed (pure)."""
+    if value is None or not (m := _CONTENT_RANGE.fullmatch(value.strip())):
+        return None
+    total = None if m.group(3) == "*" else int(m.group(3))
+    return int(m.group(1)), total
 
 
 def api_error(
@@ -208,14 +227,41 @@ class CloudManagerClient:
         return jobs
 
     @asynccontextmanager
-    async def open_download(self, job: Job) -> AsyncIterator[Body]:
-        """Start streaming one archive; raises ApiError/NetworkError before the first byte."""
+    async def open_download(
+        self, job: Job, *, resume_from: int = 0, validator: str | None = None
+    ) -> AsyncIterator[Body]:
+        """Start streaming one archive; raises ApiError/NetworkError before the first byte.
+
+        With resume_from > 0, asks for the rest (`Range`, plus `If-Range` when we have a
+        validator). A server that ignores Range answers 200 and the body starts at 0.
+        """
         url = f"{self._settings.api_url}/groups/{job.group_id}/logCollectionJobs/{job.id}/download"
         headers = {"Accept": "application/gzip", "Accept-Encoding": "identity"}
+        if resume_from > 0:
+            headers["Range"] = f"bytes={resume_from}-"
+            if validator is not None:
+                headers["If-Range"] = validator
         async with self._request(url, headers, group=job.group_id, job=job.id) as resp:
-            if resp.status != 200:
+            if resp.status not in (200, 206) or (resp.status == 206 and resume_from == 0):
                 raise await self._error_from(resp, group=job.group_id, job=job.id)
-            yield Body(resp.content_length, self._chunks(resp, job.group_id, job.id))
+            start, total = 0, resp.content_length
+            if resp.status == 206:
+                parsed = parse_content_range(resp.headers.get("Content-Range"))
+                if parsed is None or parsed[0] != resume_from:
+                    # Misplaced bytes would corrupt the file: start over from byte 0.
+                    raise ResumeRejected(
+                        f"group {job.group_id} job {job.id}: resume answered with "
+                        f"Content-Range {resp.headers.get('Content-Range')!r}",
+                        group_id=job.group_id,
+                        job_id=job.id,
+                    )
+                start, total = parsed
+            yield Body(
+                start=start,
+                total_length=total,
+                validator=resp.headers.get("ETag") or resp.headers.get("Last-Modified"),
+                chunks=self._chunks(resp, job.group_id, job.id),
+            )
 
     async def _get_json(
         self, url: str, params: dict[str, str] | None, *, group: GroupId

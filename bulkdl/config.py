@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from bulkdl.errors import ConfigError
 from bulkdl.models import GroupId, group_id
+from bulkdl.retry import RetryPolicy
 
 DEFAULT_CONFIG: Final = Path("bulkdl.toml")
 ENV_PUBLIC_KEY: Final = "BULKDL_PUBLIC_KEY"
@@ -58,6 +59,12 @@ class Settings:
     stall_timeout_s: float = 60.0  # a body that sends nothing for this long is aborted
     ca_file: Path | None = None
     insecure: bool = False
+    retries: int = 5  # extra attempts per job or listing after the first
+    retry_deadline_s: float = 300.0  # no new attempt of a job starts after this long
+    verify: bool = False  # read each archive through gzip+tar before the rename
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(retries=self.retries, deadline_s=self.retry_deadline_s)
 
     @property
     def api_url(self) -> str:
@@ -73,6 +80,8 @@ class Overrides:
     groups: tuple[str, ...] = ()
     base_url: str | None = None
     insecure: bool = False
+    stall_timeout_s: float | None = None
+    verify: bool = False
 
 
 # key -> (expected python types, description used in type errors)
@@ -88,6 +97,9 @@ _KEYS: Final[dict[str, tuple[tuple[type, ...], str]]] = {
     "connect_timeout_s": ((int, float), "a number of seconds"),
     "stall_timeout_s": ((int, float), "a number of seconds"),
     "ca_file": ((str,), "a path string"),
+    "retries": ((int,), "an integer"),
+    "retry_deadline_s": ((int, float), "a number of seconds"),
+    "verify": ((bool,), "true or false"),
 }
 
 
@@ -123,7 +135,7 @@ def _check_keys(path: Path, doc: dict[str, Any]) -> None:
                 hint=f"did you mean {near[0]!r}?" if near else "see config.example.toml",
             )
         types, what = _KEYS[key]
-        if isinstance(value, bool) or not isinstance(value, types):
+        if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
             raise ConfigError(f"config file {path}: {key} must be {what}, got {value!r}")
 
 
@@ -179,9 +191,16 @@ def load_settings(
         per_group_concurrency=doc.get("per_group_concurrency", 4),
         list_concurrency=doc.get("list_concurrency", 8),
         connect_timeout_s=float(doc.get("connect_timeout_s", 15.0)),
-        stall_timeout_s=float(doc.get("stall_timeout_s", 60.0)),
+        stall_timeout_s=float(
+            overrides.stall_timeout_s
+            if overrides.stall_timeout_s is not None
+            else doc.get("stall_timeout_s", 60.0)
+        ),
         ca_file=ca_file,
         insecure=overrides.insecure,
+        retries=doc.get("retries", 5),
+        retry_deadline_s=float(doc.get("retry_deadline_s", 300.0)),
+        verify=overrides.verify or doc.get("verify", False),
     )
     check_limits(settings, flag_concurrency=overrides.concurrency is not None, where=where)
     return settings
@@ -194,9 +213,11 @@ def check_limits(settings: Settings, *, flag_concurrency: bool, where: str) -> N
         if value < 1:
             source = "--concurrency" if name == "concurrency" and flag_concurrency else where
             raise ConfigError(f"{source}: {name} must be at least 1, got {value}")
-    for name in ("connect_timeout_s", "stall_timeout_s"):
+    for name in ("connect_timeout_s", "stall_timeout_s", "retry_deadline_s"):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"{where}: {name} must be positive")
+    if settings.retries < 0:
+        raise ConfigError(f"{where}: retries must be 0 or more, got {settings.retries}")
 
 
 def normalise_base_url(raw: object, where: str) -> str:

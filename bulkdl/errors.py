@@ -14,8 +14,10 @@ job only fails that group or job (exit 1 at the end).
     + ServerError                       5xx
   x ProtocolError                       the server sent something that is not the documented API
   x NetworkError(group_id, job_id)      refused, reset, TLS, stalled or cut-short body
+    + ResumeRejected                    a Range answer at the wrong offset
   x TransferError(group_id, job_id)
     + IncompleteDownload(received, expected)
+    + CorruptArchive                    --verify: gzip or tar fails to read to its end
     + DiskError(path)
 """
 
@@ -40,6 +42,7 @@ class BulkdlError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.attempts = 1  # set by the retry loop when it gives up
 
     def __str__(self) -> str:
         return self.message
@@ -115,6 +118,10 @@ class NetworkError(BulkdlError):
         self.job_id = job_id
 
 
+class ResumeRejected(NetworkError):
+    """A Range resume came back at the wrong offset: the next attempt starts from byte 0."""
+
+
 class TransferError(BulkdlError):
     """One archive could not be written completely."""
 
@@ -126,6 +133,10 @@ class IncompleteDownload(TransferError):
         super().__init__(message)
         self.received = received
         self.expected = expected
+
+
+class CorruptArchive(TransferError):
+    """The archive does not read as gzip+tar to its end (--verify, `bulkdl verify`)."""
 
 
 class DiskError(TransferError):

@@ -62,7 +62,10 @@ def parse_previous(text: str) -> dict[str, Recorded]:
             and isinstance(doc.get("sha256"), str)
             and isinstance(doc.get("path"), str)
         ):
-            recorded[job] = Recorded(doc["path"], doc["bytes"], doc["sha256"])
+            group = doc.get("groupId")
+            recorded[job] = Recorded(
+                doc["path"], doc["bytes"], doc["sha256"], group if isinstance(group, str) else ""
+            )
         else:
             recorded.pop(job, None)
     return recorded

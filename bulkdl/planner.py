@@ -30,6 +30,7 @@ class Recorded:
     path: str
     bytes: int
     sha256: str
+    group_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ exceptions that cancel the others; only a rejected key (or no server at all) end
 
 from __future__ import annotations
 
-import os
+import shutil
 import signal
 import time
 from dataclasses import dataclass, replace
@@ -19,14 +19,22 @@ import anyio
 
 from bulkdl.api import CloudManagerClient, is_fatal
 from bulkdl.config import Settings
-from bulkdl.errors import BulkdlError, ConfigError, NetworkError
+from bulkdl.errors import BulkdlError, ConfigError, NetworkError, ResumeRejected
 from bulkdl.manifest import ManifestWriter, read_previous
-from bulkdl.models import GroupId, JobResult, Outcome
+from bulkdl.models import GroupId, Job, JobResult, Outcome
+from bulkdl.pacing import GroupPacer, retrying
 from bulkdl.planner import DownloadTarget, NotDownloadable, Recorded, plan_group
 from bulkdl.progress import Reporter
 from bulkdl.scheduler import GroupQueue
-from bulkdl.sink import already_complete, make_private_dir, receive
-from bulkdl.summary import RunSummary
+from bulkdl.sink import (
+    PartProgress,
+    Written,
+    already_complete,
+    make_private_dir,
+    receive,
+    remove_part,
+)
+from bulkdl.summary import RunSummary, human_bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +57,17 @@ def prepare_out_dir(out_dir: Path) -> None:
         raise ConfigError(
             f"output directory {out_dir}: cannot create it ({exc.strerror})"
         ) from None
-    if not os.access(out_dir, os.W_OK | os.X_OK):
-        raise ConfigError(f"output directory {out_dir} is not writable")
+    probe = out_dir / ".bulkdl-write-test"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"output directory {out_dir} is not writable ({exc.strerror})") from None
+
+
+def free_bytes(path: Path) -> int:
+    """Free space on the filesystem holding `path` (blocking)."""
+    return shutil.disk_usage(path).free
 
 
 class Run:
@@ -64,6 +81,11 @@ class Run:
         self._queue: GroupQueue[DownloadTarget] = GroupQueue(settings.per_group_concurrency)
         self._scope = anyio.CancelScope()
         self._fatal: BulkdlError | None = None
+        self._pacer = GroupPacer()
+        self._policy = settings.retry_policy()
+        self._listed_bytes = 0  # upper bound (uncompressed sizes) of what is still to download
+        self._free_bytes: int | None = None
+        self._space_warned = False
 
     async def execute(self, *, handle_signals: bool = False) -> RunResult:
         """Run to the end; raises the error that stopped the run from starting (exit 2).
@@ -74,6 +96,7 @@ class Run:
         s = self.settings
         await anyio.to_thread.run_sync(prepare_out_dir, s.out_dir)
         self._previous = await read_previous(s.out_dir)
+        self._free_bytes = await anyio.to_thread.run_sync(free_bytes, s.out_dir)
         started = time.monotonic()
         client = CloudManagerClient(s, max_connections=s.concurrency + s.list_concurrency)
         try:
@@ -136,32 +159,60 @@ class Run:
     ) -> None:
         async with limiter:
             started = _now()
+
+            async def list_once(attempt: int) -> list[Job]:
+                return await client.list_jobs(group)
+
+            def never_reached(exc: BulkdlError) -> bool:
+                # Nothing answers at base_url at all: say so at once instead of retrying.
+                return isinstance(exc, NetworkError) and not client.reached
+
             try:
-                jobs = await client.list_jobs(group)
+                jobs, _ = await retrying(
+                    list_once,
+                    group=group,
+                    policy=self._policy,
+                    pacer=self._pacer,
+                    on_retry=lambda exc, n, delay: self.reporter.retrying(str(exc), n, delay),
+                    give_up=never_reached,
+                )
             except BulkdlError as exc:
-                if is_fatal(exc) or (isinstance(exc, NetworkError) and not client.reached):
+                if is_fatal(exc) or never_reached(exc):
                     self._abort(exc)
                     return
-                await self._record(
-                    manifest,
-                    JobResult(
-                        group_id=group,
-                        job_id=None,
-                        status=None,
-                        outcome=Outcome.FAILED,
-                        error=str(exc),
-                        attempts=1,
-                        started_at=started,
-                        finished_at=_now(),
-                    ),
+                failed = JobResult(
+                    group_id=group,
+                    job_id=None,
+                    status=None,
+                    outcome=Outcome.FAILED,
+                    error=str(exc),
+                    attempts=exc.attempts,
+                    started_at=started,
+                    finished_at=_now(),
                 )
+                await self._record(manifest, failed)
                 return
         targets, unavailable = plan_group(jobs, self.settings.out_dir, self._previous)
         self.reporter.listed(group, len(jobs), len(targets))
+        self._check_space(targets)
         for item in unavailable:
             await self._record(manifest, _not_downloadable(item))
         for target in targets:
             self._queue.put(group, target)
+
+    def _check_space(self, targets: list[DownloadTarget]) -> None:
+        """Warn once when the listed sizes (an upper bound) exceed the free space."""
+        self._listed_bytes += sum(
+            t.job.uncompressed_size_bytes or 0 for t in targets if t.previous is None
+        )
+        free = self._free_bytes
+        if free is not None and not self._space_warned and self._listed_bytes > free:
+            self._space_warned = True
+            self.reporter.warn(
+                f"the listed jobs hold up to {human_bytes(self._listed_bytes)} (uncompressed) "
+                f"and {self.settings.out_dir} has {human_bytes(free)} free: "
+                "the disk may fill up"
+            )
 
     async def _worker(self, client: CloudManagerClient, manifest: ManifestWriter) -> None:
         while (ready := await self._queue.get()) is not None:
@@ -191,34 +242,61 @@ class Run:
                 sha256=prev.sha256,
                 finished_at=_now(),
             )
-        received = 0
+        part = PartProgress()
+        reported = 0  # bytes shown in progress for this job
 
         def on_bytes(n: int) -> None:
-            nonlocal received
-            received += n
+            nonlocal reported
+            reported += n
             self.reporter.progress(target, n)
 
+        async def attempt(n: int) -> Written:
+            nonlocal reported
+            # Rewind the progress display to what the .part really holds.
+            self.reporter.progress(target, part.written - reported)
+            reported = part.written
+            try:
+                async with client.open_download(
+                    job, resume_from=part.written, validator=part.validator
+                ) as body:
+                    if n == 1:
+                        self.reporter.started(target, body.total_length)
+                    part.validator = body.validator
+                    return await receive(
+                        body.chunks,
+                        final_path=target.final_path,
+                        part_path=target.part_path,
+                        start=body.start,
+                        total_length=body.total_length,
+                        progress=part,
+                        on_bytes=on_bytes,
+                        verify=self.settings.verify,
+                    )
+            except ResumeRejected:
+                part.reset()
+                await remove_part(target.part_path)
+                raise
+
         try:
-            async with client.open_download(job) as body:
-                self.reporter.started(target, body.content_length)
-                written = await receive(
-                    body.chunks,
-                    final_path=target.final_path,
-                    part_path=target.part_path,
-                    content_length=body.content_length,
-                    on_bytes=on_bytes,
-                )
+            written, attempts = await retrying(
+                attempt,
+                group=job.group_id,
+                policy=self._policy,
+                pacer=self._pacer,
+                on_retry=lambda exc, n, delay: self.reporter.retrying(str(exc), n, delay),
+            )
         except BulkdlError as exc:
+            await remove_part(target.part_path)
             if is_fatal(exc):
                 self._abort(exc)
-            self.reporter.progress(target, -received)  # rewind: the bytes are gone with .part
-            return replace(base, attempts=1, error=str(exc), finished_at=_now())
+            self.reporter.progress(target, -reported)
+            return replace(base, attempts=exc.attempts, error=str(exc), finished_at=_now())
         return replace(
             base,
             outcome=Outcome.DOWNLOADED,
             bytes=written.bytes,
             sha256=written.sha256,
-            attempts=1,
+            attempts=attempts,
             finished_at=_now(),
         )
 

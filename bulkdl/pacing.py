@@ -1,0 +1,98 @@
+"""Retrying an operation under a RetryPolicy, and slowing a group down after a 429.
+
+Cloud Manager rate-limits per project (about 100 requests a minute) and its 429 usually has no
+Retry-After. Retrying only the request that was refused would keep hammering the group with
+its other requests, so a 429 pauses *every* request to that group, for a time that grows with
+consecutive 429s and resets after a success.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Final, TypeVar
+
+import anyio
+
+from bulkdl.errors import BulkdlError, RateLimited
+from bulkdl.retry import RetryPolicy, delay_before_retry, should_retry
+
+T = TypeVar("T")
+
+RATE_LIMIT_BASE_S: Final = 2.0
+RATE_LIMIT_MAX_S: Final = 60.0  # Cloud Manager's window is a minute
+
+
+class GroupPacer:
+    """Per-group pause after 429s; cheap when nothing was ever rate-limited."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._until: dict[str, float] = {}
+        self._strikes: dict[str, int] = {}
+
+    async def wait(self, group: str) -> None:
+        """Sleep until the group's pause (if any) is over."""
+        while (until := self._until.get(group)) is not None:
+            remaining = until - self._clock()
+            if remaining <= 0:
+                self._until.pop(group, None)
+                return
+            await anyio.sleep(remaining)
+
+    def rate_limited(self, group: str, exc: RateLimited, rng: random.Random | None = None) -> float:
+        """Pause the group: Retry-After if given, else a growing, jittered pause. Returns it."""
+        strikes = self._strikes.get(group, 0) + 1
+        self._strikes[group] = strikes
+        if exc.retry_after_s is not None:
+            pause = exc.retry_after_s
+        else:
+            cap = min(RATE_LIMIT_MAX_S, RATE_LIMIT_BASE_S * 2 ** (strikes - 1))
+            pause = (rng or random).uniform(cap / 2, cap)
+        self._until[group] = max(self._until.get(group, 0.0), self._clock() + pause)
+        return pause
+
+    def succeeded(self, group: str) -> None:
+        self._strikes.pop(group, None)
+
+
+async def retrying(
+    operation: Callable[[int], Awaitable[T]],
+    *,
+    group: str,
+    policy: RetryPolicy,
+    pacer: GroupPacer,
+    on_retry: Callable[[BulkdlError, int, float], None] | None = None,
+    give_up: Callable[[BulkdlError], bool] | None = None,
+) -> tuple[T, int]:
+    """Run `operation(attempt)` until it succeeds or the policy gives up.
+
+    Returns the result and the number of attempts; on giving up (policy exhausted, error not
+    transient, or `give_up(error)`), re-raises the last error with its `attempts` set.
+    """
+    started = time.monotonic()
+    attempt = 0
+    while True:
+        attempt += 1
+        await pacer.wait(group)
+        try:
+            result = await operation(attempt)
+        except BulkdlError as exc:
+            exc.attempts = attempt
+            if isinstance(exc, RateLimited):
+                delay = pacer.rate_limited(group, exc)
+            else:
+                delay = delay_before_retry(exc, attempt, policy)
+            elapsed = time.monotonic() - started
+            if (give_up is not None and give_up(exc)) or not should_retry(
+                exc, attempt, elapsed, delay, policy
+            ):
+                raise
+            if on_retry is not None:
+                on_retry(exc, attempt, delay)
+            if not isinstance(exc, RateLimited):  # a 429's pause is taken in pacer.wait()
+                await anyio.sleep(delay)
+            continue
+        pacer.succeeded(group)
+        return result, attempt

@@ -1,0 +1,71 @@
+"""When to try again, and how long to wait first (pure: no sleeping here).
+
+Retried: connection failures, resets and stalls mid-body, bodies shorter than Content-Length,
+5xx, and 429 (honouring Retry-After; Cloud Manager usually sends none, so we back off on our
+own). Never retried: other 4xx, a rejected key, a body that is not gzip, disk errors.
+Bounded twice: by attempts and by a deadline per job. Backoff is capped exponential with full
+jitter (`random.uniform(0, cap)`), so a fleet of workers does not retry in lockstep.
+
+A dozen lines of our own rather than stamina/tenacity: the policy also feeds the per-group
+pacer (a 429 slows the whole group down) and Range resume, which those libraries' decorator
+shape does not express more simply.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from bulkdl.errors import (
+    BulkdlError,
+    CorruptArchive,
+    IncompleteDownload,
+    NetworkError,
+    RateLimited,
+    ServerError,
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetryPolicy:
+    """How hard to try one job (or one listing) before calling it failed."""
+
+    retries: int = 5  # attempts = retries + 1
+    deadline_s: float = 300.0  # no new attempt starts after this many seconds
+    initial_backoff_s: float = 0.5
+    max_backoff_s: float = 30.0
+
+    @property
+    def attempts(self) -> int:
+        return self.retries + 1
+
+
+def is_retryable(exc: BulkdlError) -> bool:
+    """Transient failures only; a 4xx other than 429 will not change by asking again."""
+    return isinstance(
+        exc, NetworkError | IncompleteDownload | ServerError | RateLimited | CorruptArchive
+    )
+
+
+def backoff_s(attempt: int, policy: RetryPolicy, rng: random.Random | None = None) -> float:
+    """Wait before attempt `attempt + 1` (attempt counts from 1): full jitter under a cap."""
+    cap = min(policy.max_backoff_s, policy.initial_backoff_s * 2 ** (attempt - 1))
+    return (rng or random).uniform(0, cap)
+
+
+def delay_before_retry(
+    exc: BulkdlError, attempt: int, policy: RetryPolicy, rng: random.Random | None = None
+) -> float:
+    """The server's Retry-After when it gave one (capped), else our own backoff."""
+    if isinstance(exc, RateLimited) and exc.retry_after_s is not None:
+        return min(exc.retry_after_s, policy.max_backoff_s * 4)
+    return backoff_s(attempt, policy, rng)
+
+
+def should_retry(
+    exc: BulkdlError, attempt: int, elapsed_s: float, delay_s: float, policy: RetryPolicy
+) -> bool:
+    """Retry when the error is transient and both bounds leave room for another attempt."""
+    return (
+        is_retryable(exc) and attempt < policy.attempts and elapsed_s + delay_s < policy.deadline_s
+    )
