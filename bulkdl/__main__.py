@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from bulkdl.cli import main
+from bulkdl.entry import main
 
 main()

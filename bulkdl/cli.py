@@ -48,6 +48,13 @@ BaseUrlOpt = Annotated[str | None, typer.Option("--base-url", help="Cloud/Ops Ma
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of unexpected errors.")]
+VerifyOpt = Annotated[
+    bool, typer.Option("--verify", help="Read each archive through gzip+tar before keeping it.")
+]
+StallOpt = Annotated[
+    float | None,
+    typer.Option("--stall-timeout", help="Abort a response that sends nothing for this long (s)."),
+]
 InsecureOpt = Annotated[
     bool, typer.Option("--insecure", help="Do not verify TLS certificates (not recommended).")
 ]
@@ -133,6 +140,8 @@ def download(
     concurrency: ConcurrencyOpt = None,
     group: GroupOpt = None,
     base_url: BaseUrlOpt = None,
+    verify: VerifyOpt = False,
+    stall_timeout: StallOpt = None,
     insecure: InsecureOpt = False,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
@@ -145,6 +154,8 @@ def download(
         groups=tuple(group or ()),
         base_url=base_url,
         insecure=insecure,
+        stall_timeout_s=stall_timeout,
+        verify=verify,
     )
     settings = _load(config, overrides, debug)
     console = _err_console()
@@ -157,6 +168,47 @@ def download(
 
     summary = _finish(console, reporter, main, quiet=quiet, as_json=as_json, debug=debug)
     raise typer.Exit(summary.exit_status)
+
+
+@app.command("verify")
+def verify_command(
+    out: Annotated[Path, typer.Argument(help="A folder written by `bulkdl download`.")],
+    as_json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Check a finished pull against its manifest: size, sha256, gzip+tar to the end."""
+    from bulkdl.verify import Checked, verify_pull
+
+    console = _err_console()
+
+    async def main() -> list[Checked]:
+        return await verify_pull(out)
+
+    checked = _guarded(console, False, main)
+    bad = [c for c in checked if c.problem is not None]
+    for c in bad:
+        console.print(f"bad: {c.path}: {c.problem}", markup=False, highlight=False, soft_wrap=True)
+    if not quiet or bad:
+        console.print(
+            f"verified {len(checked)} archives: {len(checked) - len(bad)} intact, {len(bad)} bad",
+            markup=False,
+            highlight=False,
+        )
+    if as_json:
+        doc = {
+            "checked": len(checked),
+            "bad": [
+                {
+                    "groupId": c.group_id,
+                    "jobId": c.job_id,
+                    "path": str(c.path),
+                    "problem": c.problem,
+                }
+                for c in bad
+            ],
+        }
+        sys.stdout.write(json.dumps(doc) + "\n")
+    raise typer.Exit(ExitStatus.FAILED if bad else ExitStatus.OK)
 
 
 @app.command()
@@ -240,8 +292,3 @@ def demo(
             highlight=False,
         )
     raise typer.Exit(summary.exit_status)
-
-
-def main() -> None:
-    """Console-script entry point."""
-    app()
