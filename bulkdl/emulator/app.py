@@ -1,13 +1,19 @@
 """The aiohttp application: Cloud Manager's log-collection read API behind digest auth.
 
-Order on every request, as the real API: digest auth, then group access, then the resource.
-A download is resolved (job, state, archive, range) before anything is sent, then streamed in
-`chunk_size` pieces with an optional pause between them so tests can make downloads overlap.
+Order on every request, as the real API: digest auth, then the group's rate limit (if set),
+then group access, then the resource. A download is resolved (job, state, archive, range) before
+anything is sent, then streamed in `chunk_size` pieces with an optional pause between them so
+tests can make downloads overlap.
+
+Injected faults (`faults.py`) are taken where a listing or download is counted, one per request:
+5xx/429/HTML/stale-nonce faults answer before the group or job is looked up, the others spoil the
+real answer, so a job that cannot be downloaded answers its own error and spends the fault.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -16,15 +22,17 @@ from urllib.parse import urlencode
 
 from aiohttp import hdrs, web
 
-from bulkdl.emulator import errors
+from bulkdl.emulator import errors, inject
+from bulkdl.emulator.archives import corrupt_archive
+from bulkdl.emulator.bodies import BODY_FAULTS, send_body, tracked
 from bulkdl.emulator.digest import (
     DEFAULT_NONCE_TTL_S,
     NonceStore,
     Verdict,
-    challenge_header,
     check_credentials,
     parse_authorization,
 )
+from bulkdl.emulator.faults import CorruptGzip, FaultKind
 from bulkdl.emulator.fleet import EmulatedJob, Fleet
 from bulkdl.emulator.ranges import Unsatisfiable, byte_window
 from bulkdl.emulator.state import EmulatorState
@@ -35,9 +43,10 @@ MAX_ITEMS_PER_PAGE: Final = 500
 STATE_KEY: Final = web.AppKey("bulkdl_emulator_state", EmulatorState)
 
 _OBJECT_ID: Final = re.compile(r"[0-9a-fA-F]{24}")
-_SUCCESS_HEADERS: Final = {
+_JSON_HEADERS: Final = {
     "Vary": "Accept-Encoding",
     "Strict-Transport-Security": "max-age=300",
+    hdrs.CONTENT_TYPE: "application/json",
 }
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -105,12 +114,14 @@ async def _authenticated(
         nonce_state=state.nonces.state,
     )
     if verdict is not Verdict.OK:
-        stale = verdict is Verdict.STALE
-        state.counters.challenges += 1
-        state.counters.stale_nonces += stale
-        raise errors.unauthorized(challenge_header(state.nonces.issue(), stale=stale))
+        raise state.challenge(stale=verdict is Verdict.STALE)
     match_info = request.match_info
     state.counters.requests_by_kind[match_info.route.name or "unknown"] += 1
+    gid = match_info.get("gid")
+    if gid is not None and state.rate_limit is not None and not state.rate_limit.admit(gid):
+        state.counters.rate_limited += 1
+        limit = state.rate_limit
+        raise errors.rate_limited(request.path, limit.limit, limit.minutes)
     if (exc := match_info.http_exception) is not None:
         if exc.status == 405:
             raise errors.method_not_allowed(request.method, request.path)
@@ -118,11 +129,14 @@ async def _authenticated(
     return await handler(request)
 
 
-async def list_jobs(request: web.Request) -> web.Response:
+async def list_jobs(request: web.Request) -> web.StreamResponse:
     """GET …/logCollectionJobs: one page of the group's jobs, newest first, with links."""
     state = request.app[STATE_KEY]
     gid = request.match_info["gid"]
     state.counters.list_requests_by_group[gid] += 1
+    fault = state.listing_faults.take(gid)  # this request is the group's next attempt
+    if (answer := inject.answer_instead(request, state, fault)) is not None:
+        return answer
     jobs = _group_jobs(request, state.fleet, gid)
     page = _positive_int(request.query, "pageNum", 1, None)
     per_page = _positive_int(
@@ -139,7 +153,14 @@ async def list_jobs(request: web.Request) -> web.Response:
         doc["totalCount"] = len(jobs)
     if _flag(request.query, "envelope"):
         doc["status"] = 200
-    return _json(request, doc)
+    inject.break_listing(state, doc, fault)
+    body = inject.break_json(state, _json_bytes(request, doc), fault)
+    if not isinstance(fault, BODY_FAULTS):
+        return _json_response(body)
+    response = web.StreamResponse(headers=_JSON_HEADERS)
+    with tracked(state), contextlib.suppress(ConnectionResetError):
+        await send_body(request, response, state, memoryview(body), fault)
+    return response
 
 
 async def get_job(request: web.Request) -> web.Response:
@@ -149,13 +170,17 @@ async def get_job(request: web.Request) -> web.Response:
     doc = job.to_api(_origin(request), _flag(request.query, "verbose"))
     if _flag(request.query, "envelope"):
         doc = {"content": doc, "status": 200}
-    return _json(request, doc)
+    return _json_response(_json_bytes(request, doc))
 
 
 async def download(request: web.Request) -> web.StreamResponse:
     """GET …/logCollectionJobs/{jid}/download: the archive, whole or from a byte offset."""
     state = request.app[STATE_KEY]
-    state.counters.downloads_by_job[request.match_info["jid"]] += 1
+    jid = request.match_info["jid"]
+    state.counters.downloads_by_job[jid] += 1
+    fault = state.download_faults.take(jid)  # this request is the job's next attempt
+    if (answer := inject.answer_instead(request, state, fault)) is not None:
+        return answer
     job = _find_job(request, state.fleet)
     if job.status == "IN_PROGRESS":
         raise errors.cannot_download_in_progress(job.id)
@@ -166,7 +191,10 @@ async def download(request: web.Request) -> web.StreamResponse:
         window = byte_window(request.headers.get(hdrs.RANGE), len(archive))
     except Unsatisfiable:
         raise errors.range_not_satisfiable(len(archive)) from None
-    return await _send_archive(request, state, job, archive, window)
+    if isinstance(fault, CorruptGzip):
+        state.fault_served(fault)
+        archive = await asyncio.to_thread(corrupt_archive, archive)
+    return await _send_archive(request, state, job, archive, window, fault)
 
 
 async def _send_archive(
@@ -175,6 +203,7 @@ async def _send_archive(
     job: EmulatedJob,
     archive: bytes,
     window: tuple[int, int] | None,
+    fault: FaultKind | None,
 ) -> web.StreamResponse:
     first, last = window if window is not None else (0, len(archive) - 1)
     response = web.StreamResponse(status=200 if window is None else 206)
@@ -187,34 +216,17 @@ async def _send_archive(
     )
     if window is not None:
         response.headers[hdrs.CONTENT_RANGE] = f"bytes {first}-{last}/{len(archive)}"
-    response.content_length = last - first + 1
     state.counters.download_started(job.group_id)
-    task = asyncio.current_task()
-    if task is not None:
-        state.streams.add(task)
     completed = False
     try:
-        await response.prepare(request)
-        await _stream(state, response, memoryview(archive)[first : last + 1])
-        await response.write_eof()
-        completed = True
+        with tracked(state):
+            body = memoryview(archive)[first : last + 1]
+            completed = await send_body(request, response, state, body, fault)
     except ConnectionResetError:
         pass  # the client went away mid-body; nothing left to answer
     finally:
-        state.streams.discard(task)
         state.counters.download_ended(job.group_id, completed=completed)
     return response
-
-
-async def _stream(state: EmulatorState, response: web.StreamResponse, body: memoryview) -> None:
-    """Write `body` in `chunk_size` pieces, pausing `chunk_delay_s` after each but the last."""
-    size = state.chunk_size
-    for offset in range(0, len(body), size):
-        chunk = body[offset : offset + size]
-        await response.write(chunk)
-        state.counters.bytes_sent += len(chunk)
-        if state.chunk_delay_s > 0 and offset + size < len(body):
-            await asyncio.sleep(state.chunk_delay_s)
 
 
 def _group_jobs(request: web.Request, fleet: Fleet, gid: str) -> list[EmulatedJob]:
@@ -283,13 +295,12 @@ def _flag(query: Mapping[str, str], name: str) -> bool:
     return query.get(name, "false").lower() == "true"
 
 
-def _json(request: web.Request, doc: dict[str, Any]) -> web.Response:
+def _json_bytes(request: web.Request, doc: dict[str, Any]) -> bytes:
     """A success body: compact JSON, or Jackson-style pretty JSON with `pretty=true`."""
     if _flag(request.query, "pretty"):
-        text = json.dumps(doc, indent=2, separators=(",", " : "))
-    else:
-        text = json.dumps(doc, separators=(",", ":"))
-    return web.Response(
-        body=text.encode(),
-        headers={**_SUCCESS_HEADERS, hdrs.CONTENT_TYPE: "application/json"},
-    )
+        return json.dumps(doc, indent=2, separators=(",", " : ")).encode()
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def _json_response(body: bytes) -> web.Response:
+    return web.Response(body=body, headers=_JSON_HEADERS)

@@ -4,6 +4,7 @@ Each successful child job becomes one file under its `path` (`<host>/automation_
 `<host>/27017/mongodb/...`, `<host>/27017/ftdc/...`). Content is seeded: text logs carry
 base64 noise and FTDC files are raw random bytes, so the archive barely compresses and its size
 tracks `EmulatedJob.archive_bytes`. Bytes are identical on every call for the same job.
+`corrupt_archive` spoils one for fault injection.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import io
 import random
 import tarfile
 import threading
+import zlib
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -26,6 +28,9 @@ _FILE_NAMES: Final = {
     "MONGODB": "mongodb.log",
 }
 _PAYLOAD_CHARS: Final = 160  # base64 noise per log line
+_GZIP_HEADER: Final = 10  # gzip.compress writes no file name: magic, flags, mtime, xfl, os
+_GZIP_TRAILER: Final = 8  # CRC32, ISIZE
+_INVALID_BLOCK: Final = b"\x06"  # deflate block header BFINAL=0, BTYPE=11: reserved, an error
 
 
 def member_name(child: ChildJob) -> str:
@@ -53,6 +58,25 @@ def make_archive(job: EmulatedJob) -> bytes:
             data = _content(child, rng)
             tar.addfile(_info(member_name(child), len(data), mtime), io.BytesIO(data))
     return gzip.compress(raw.getvalue(), compresslevel=6, mtime=mtime)
+
+
+def corrupt_archive(archive: bytes) -> bytes:
+    """The archive's gzip header and the first half of its tar, then an invalid deflate block,
+    padded to the same length.
+
+    Every decoder fails at the middle ("invalid block type"), however it reads; the magic bytes
+    and the first tar headers look fine. Flipping bytes would not do: the middle is often a
+    stored block of FTDC noise, caught only by the CRC32 that tarfile never reaches.
+    """
+    tar = gzip.decompress(archive)
+    cut = len(tar) // 2
+    while True:
+        packer = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+        head = archive[:_GZIP_HEADER] + packer.compress(tar[:cut])
+        head += packer.flush(zlib.Z_FULL_FLUSH) + _INVALID_BLOCK
+        if len(head) <= len(archive) - _GZIP_TRAILER or cut == 0:
+            return head + archive[len(head) :]
+        cut //= 2
 
 
 def _parents(path: str) -> list[str]:

@@ -149,6 +149,7 @@ class NonceStore:
         self.ttl_s = ttl_s
         self._clock = clock
         self._issued: dict[str, float] = {}
+        self._expired_early: set[str] = set()  # made stale by `expire`, before their TTL
         self._forget_after_s = max(10 * ttl_s, 60.0)
 
     def issue(self) -> str:
@@ -164,7 +165,18 @@ class NonceStore:
         issued = self._issued.get(nonce)
         if issued is None:
             return NonceState.UNKNOWN
-        return NonceState.VALID if self._clock() - issued < self.ttl_s else NonceState.EXPIRED
+        if nonce in self._expired_early or self._clock() - issued >= self.ttl_s:
+            return NonceState.EXPIRED
+        return NonceState.VALID
+
+    def expire(self, nonce: str) -> None:
+        """Make one issued nonce stale now (fault injection: its next use gets stale=true)."""
+        if nonce in self._issued:
+            self._expired_early.add(nonce)
+
+    def expire_all(self) -> None:
+        """Make every issued nonce stale now."""
+        self._expired_early.update(self._issued)
 
     def __len__(self) -> int:
         return len(self._issued)
@@ -175,3 +187,4 @@ class NonceStore:
             if now - self._issued[oldest] <= self._forget_after_s:
                 break
             del self._issued[oldest]
+            self._expired_early.discard(oldest)

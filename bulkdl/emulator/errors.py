@@ -161,3 +161,23 @@ def range_not_satisfiable(length: int) -> ApiError:
         [str(length)],
         headers={"Content-Range": f"bytes */{length}"},
     )
+
+
+def rate_limited(
+    resource: str, limit: int, minutes: str, *, retry_after_s: float | None = None
+) -> ApiError:
+    """429 over the group's request budget; Retry-After only if asked (v1.0 documents none)."""
+    headers = {} if retry_after_s is None else {"Retry-After": f"{retry_after_s:g}"}
+    return ApiError(
+        429,
+        "RATE_LIMITED",
+        f"Resource {resource} is limited to {limit} requests every {minutes} minutes.",
+        [resource, str(limit), minutes],
+        headers=headers,
+    )
+
+
+def unexpected_error(status: int = 500, *, retry_after_s: float | None = None) -> ApiError:
+    """The API's only documented 5xx body; other 5xx statuses reuse it with their reason."""
+    headers = {} if retry_after_s is None else {"Retry-After": f"{retry_after_s:g}"}
+    return ApiError(status, "UNEXPECTED_ERROR", "Unexpected error.", headers=headers)

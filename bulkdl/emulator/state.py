@@ -1,19 +1,25 @@
 """What a running emulator holds and what it has seen: the fleet, nonces, archives, counters.
 
 Tests assert on `Counters` (how many challenges, how many downloads of a job, how many
-downloads overlapped), so every field is a plain number or a `collections.Counter`.
+downloads overlapped, which faults were served), so every field is a plain number or a
+`collections.Counter`. Faults and the rate limit are set here too, see `faults.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bulkdl.emulator import errors
 from bulkdl.emulator.archives import ArchiveCache
-from bulkdl.emulator.digest import NonceStore
+from bulkdl.emulator.digest import NonceStore, challenge_header
+from bulkdl.emulator.faults import DOWNLOAD_FAULTS, LISTING_FAULTS, Fault, FaultPlan, kind_name
 from bulkdl.emulator.fleet import Fleet
+from bulkdl.emulator.ratelimit import FixedWindow
 
 
 @dataclass
@@ -24,6 +30,8 @@ class Counters:
     challenge (`stale_nonces` of them for an expired nonce). The `*_by_*` counters and
     `requests_by_kind` ("list", "job", "download", "unknown") count authenticated requests
     only. `in_flight*` are archive bodies streaming right now, `max_in_flight*` the peak.
+    `faults_served` counts injected faults actually applied, by class name ("ResetAfter");
+    `rate_limited` the 429s of `EmulatorState.set_rate_limit` (not those of `RateLimit`).
     """
 
     requests: int = 0
@@ -40,6 +48,8 @@ class Counters:
     max_in_flight: int = 0
     in_flight_by_group: Counter[str] = field(default_factory=Counter)
     max_in_flight_by_group: Counter[str] = field(default_factory=Counter)
+    faults_served: Counter[str] = field(default_factory=Counter)
+    rate_limited: int = 0
 
     def download_started(self, group_id: str) -> None:
         """An archive body begins streaming."""
@@ -72,9 +82,62 @@ class EmulatorState:
     archives: ArchiveCache = field(default_factory=ArchiveCache)
     counters: Counters = field(default_factory=Counters)
     streams: set[asyncio.Task[Any]] = field(default_factory=set)  # handlers sending a body
+    download_faults: FaultPlan = field(
+        default_factory=lambda: FaultPlan("download", DOWNLOAD_FAULTS)
+    )
+    listing_faults: FaultPlan = field(default_factory=lambda: FaultPlan("listing", LISTING_FAULTS))
+    rate_limit: FixedWindow | None = None
+
+    def add_download_faults(self, job_id: str, faults: Sequence[Fault]) -> None:
+        """The next download requests of `job_id` take these faults, one per request, in order."""
+        self.download_faults.add(job_id, faults)
+
+    def add_listing_faults(self, group_id: str, faults: Sequence[Fault]) -> None:
+        """The next listing requests of `group_id` (any page) take these faults, in order."""
+        self.listing_faults.add(group_id, faults)
+
+    def clear_faults(self) -> None:
+        """Drop every fault not yet served."""
+        self.download_faults.clear()
+        self.listing_faults.clear()
+
+    def set_rate_limit(
+        self,
+        requests_per_minute: int | None,
+        *,
+        window_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Refuse a group's requests past this many per window with 429; None lifts the limit.
+
+        Cloud Manager documents 100 per minute per group; off by default. `window_s` and
+        `clock` let tests use a short or a fake window.
+        """
+        self.rate_limit = (
+            None
+            if requests_per_minute is None
+            else FixedWindow(requests_per_minute, window_s, clock=clock)
+        )
+
+    def fault_served(self, fault: Fault) -> None:
+        """Count a fault the handlers actually applied."""
+        self.counters.faults_served[kind_name(fault)] += 1
+
+    def expire_nonces(self) -> None:
+        """Make every issued nonce stale: each client's next request gets 401 stale=true."""
+        self.nonces.expire_all()
+
+    def challenge(self, *, stale: bool) -> errors.ApiError:
+        """A counted 401 carrying a fresh digest challenge, to raise."""
+        self.counters.challenges += 1
+        self.counters.stale_nonces += stale
+        return errors.unauthorized(challenge_header(self.nonces.issue(), stale=stale))
 
     def reset(self) -> None:
-        """Zero the counters between phases of a test; streams still running stay counted."""
+        """Zero the counters between phases of a test; streams still running stay counted.
+
+        Faults not yet served and the rate limit's windows are kept.
+        """
         fresh = Counters(
             in_flight=self.counters.in_flight,
             max_in_flight=self.counters.in_flight,

@@ -1,0 +1,99 @@
+"""Sending a body: whole, or broken the way networks break it (cut, stalled, chunks unfinished).
+
+`ResetAfter`, `Stall` and `TruncatedChunked` change how bytes leave, not what they are, so they
+live with the streaming loop and apply alike to archives and listing pages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Final
+
+from aiohttp import web
+
+from bulkdl.emulator.faults import FaultKind, ResetAfter, Stall, TruncatedChunked
+from bulkdl.emulator.state import EmulatorState
+
+BODY_FAULTS: Final = (ResetAfter, Stall, TruncatedChunked)
+_STALL_POLL_S: Final = 0.01  # how often a stall checks that the client is still there
+
+
+@contextmanager
+def tracked(state: EmulatorState) -> Iterator[None]:
+    """Register the current handler as sending a body, so shutdown can cut it short."""
+    task = asyncio.current_task()
+    if task is not None:
+        state.streams.add(task)
+    try:
+        yield
+    finally:
+        state.streams.discard(task)
+
+
+async def send_body(
+    request: web.Request,
+    response: web.StreamResponse,
+    state: EmulatorState,
+    body: memoryview,
+    fault: FaultKind | None,
+) -> bool:
+    """Prepare `response` and send `body`; False if a fault cut it short on purpose.
+
+    Raises ConnectionResetError if the client goes away first.
+    """
+    if isinstance(fault, TruncatedChunked):
+        response.enable_chunked_encoding()  # no Content-Length: only the last chunk ends it
+    else:
+        response.content_length = len(body)
+    if isinstance(fault, BODY_FAULTS):
+        state.fault_served(fault)
+    await response.prepare(request)
+    if isinstance(fault, ResetAfter):
+        await stream(state, response, body[: min(fault.n_bytes, max(0, len(body) - 1))])
+        _hang_up(request)
+        return False
+    if isinstance(fault, TruncatedChunked):
+        await stream(state, response, body[: fault.after_bytes])
+        _hang_up(request)
+        return False
+    if isinstance(fault, Stall):
+        await stream(state, response, body[: fault.after_bytes])
+        await _silence(request, fault.seconds)
+        body = body[fault.after_bytes :]
+    await stream(state, response, body)
+    await response.write_eof()
+    return True
+
+
+async def stream(state: EmulatorState, response: web.StreamResponse, body: memoryview) -> None:
+    """Write `body` in `chunk_size` pieces, pausing `chunk_delay_s` after each but the last."""
+    size = state.chunk_size
+    for offset in range(0, len(body), size):
+        chunk = body[offset : offset + size]
+        await response.write(chunk)
+        state.counters.bytes_sent += len(chunk)
+        if state.chunk_delay_s > 0 and offset + size < len(body):
+            await asyncio.sleep(state.chunk_delay_s)
+
+
+def _hang_up(request: web.Request) -> None:
+    """Close the connection mid-response; what was written is still flushed, then FIN.
+
+    A FIN rather than an RST, so the client reliably receives exactly the bytes sent first.
+    """
+    transport = request.transport
+    if transport is not None:
+        transport.close()
+
+
+async def _silence(request: web.Request, seconds: float) -> None:
+    """Send nothing for `seconds`; give up early if the client hangs up meanwhile."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while (left := deadline - loop.time()) > 0:
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            raise ConnectionResetError("the client left during a stall")
+        await asyncio.sleep(min(left, _STALL_POLL_S))

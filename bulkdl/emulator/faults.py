@@ -1,0 +1,246 @@
+"""Faults a test can inject, and the per-key queues that hand them out one request at a time.
+
+A fleet pull meets cut bodies, 5xx, 429s, stalls, proxies' HTML pages and stale nonces; each is
+a frozen dataclass here. Faults are registered per job (downloads) or per group (listings) as an
+ordered list: the next request for that key takes the next fault ("attempt"), and once the list
+is used up requests are answered normally. `Always(fault)` at the end of a list never runs out.
+
+An attempt is an authenticated request reaching the handler: exactly what `downloads_by_job` and
+`list_requests_by_group` count, so with faults queued before the first request the k-th counted
+request takes faults[k-1]. Digest challenges and `set_rate_limit` 429s are not attempts.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import TypeAlias
+
+
+def _non_negative(name: str, value: float) -> None:
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+
+
+def _known_status(status: int, low: int) -> bool:
+    """Whether `status` is at least `low` and has a reason phrase (error bodies need one)."""
+    try:
+        HTTPStatus(status)
+    except ValueError:
+        return False
+    return low <= status <= 599
+
+
+@dataclass(frozen=True, slots=True)
+class ResetAfter:
+    """Headers promise the whole body, `n_bytes` of it arrive, then the connection is closed.
+
+    Always cut short: `n_bytes` past the end is clipped to one byte before it.
+    """
+
+    n_bytes: int
+
+    def __post_init__(self) -> None:
+        _non_negative("n_bytes", self.n_bytes)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerFault:
+    """A 5xx: the API's UNEXPECTED_ERROR body, or (`html`) a proxy's HTML error page."""
+
+    status: int = 500
+    html: bool = False
+    retry_after_s: float | None = None  # a Retry-After header, as some 503s carry
+
+    def __post_init__(self) -> None:
+        if not _known_status(self.status, 500):
+            raise ValueError(f"ServerFault needs a 5xx status, got {self.status}")
+        if self.retry_after_s is not None:
+            _non_negative("retry_after_s", self.retry_after_s)
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """429 RATE_LIMITED; Retry-After only when `retry_after_s` is set (v1.0 documents none)."""
+
+    retry_after_s: float | None = None
+    limit: int = 100  # the "%s requests every %s minutes" of the message
+    minutes: int = 1
+
+    def __post_init__(self) -> None:
+        if self.retry_after_s is not None:
+            _non_negative("retry_after_s", self.retry_after_s)
+
+
+@dataclass(frozen=True, slots=True)
+class Stall:
+    """`after_bytes` of the body, then silence for `seconds`, then the rest as usual."""
+
+    after_bytes: int
+    seconds: float
+
+    def __post_init__(self) -> None:
+        _non_negative("after_bytes", self.after_bytes)
+        _non_negative("seconds", self.seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class TruncatedChunked:
+    """Chunked, no Content-Length: `after_bytes`, then close without the zero-length chunk."""
+
+    after_bytes: int
+
+    def __post_init__(self) -> None:
+        _non_negative("after_bytes", self.after_bytes)
+
+
+@dataclass(frozen=True, slots=True)
+class NotGzip:
+    """Download only: 200 text/html, a corporate proxy's login page instead of the archive."""
+
+
+@dataclass(frozen=True, slots=True)
+class CorruptGzip:
+    """Download only: the archive's length, gzip header and first half, then a broken deflate
+    stream, so only reading the archive through (gzip or tar) notices."""
+
+
+@dataclass(frozen=True, slots=True)
+class StaleNonce:
+    """Expire the nonce this request signed with and answer 401 stale=true.
+
+    The middleware's retry is a new request, so it takes the next attempt's fault.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class HtmlPage:
+    """An HTML page with `status` where JSON (or an archive) was expected."""
+
+    status: int = 200
+
+    def __post_init__(self) -> None:
+        if not _known_status(self.status, 200):
+            raise ValueError(f"HtmlPage needs an HTTP status 200..599, got {self.status}")
+
+
+@dataclass(frozen=True, slots=True)
+class NotJson:
+    """Listing only: 200 application/json whose body is the page cut in half."""
+
+
+@dataclass(frozen=True, slots=True)
+class MissingResults:
+    """Listing only: a 200 JSON page without its `results` array."""
+
+
+@dataclass(frozen=True, slots=True)
+class RepeatingNext:
+    """Listing only: the page's `next` link is its own `self` link.
+
+    One attempt serves one such page; `Always(RepeatingNext())` is the endless loop.
+    """
+
+
+FaultKind: TypeAlias = (
+    ResetAfter
+    | ServerFault
+    | RateLimit
+    | Stall
+    | TruncatedChunked
+    | NotGzip
+    | CorruptGzip
+    | StaleNonce
+    | HtmlPage
+    | NotJson
+    | MissingResults
+    | RepeatingNext
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Always:
+    """Persistent: this fault answers every attempt from its place in the list on."""
+
+    fault: FaultKind
+
+
+Fault: TypeAlias = FaultKind | Always
+
+_BOTH: tuple[type[FaultKind], ...] = (
+    ResetAfter,
+    ServerFault,
+    RateLimit,
+    Stall,
+    TruncatedChunked,
+    StaleNonce,
+    HtmlPage,
+)
+DOWNLOAD_FAULTS: tuple[type[FaultKind], ...] = (*_BOTH, NotGzip, CorruptGzip)
+LISTING_FAULTS: tuple[type[FaultKind], ...] = (*_BOTH, NotJson, MissingResults, RepeatingNext)
+
+
+def kind_name(fault: Fault) -> str:
+    """The name `Counters.faults_served` counts a fault under (`Always` is transparent)."""
+    inner = fault.fault if isinstance(fault, Always) else fault
+    return type(inner).__name__
+
+
+class FaultPlan:
+    """Per-key queues of faults for one kind of request; `take` is called once per attempt.
+
+    Locked: tests register from their thread while `EmulatorThread` serves from another.
+    """
+
+    def __init__(self, what: str, allowed: tuple[type[FaultKind], ...]) -> None:
+        self._what = what
+        self._allowed = allowed
+        self._lock = threading.Lock()
+        self._queues: dict[str, deque[Fault]] = {}
+
+    def add(self, key: str, faults: Sequence[Fault]) -> None:
+        """Queue `faults` behind any still pending for `key`.
+
+        TypeError for a kind this plan cannot serve (NotGzip on a listing); ValueError if an
+        `Always` would not be last, as the faults after it could never be reached.
+        """
+        for fault in faults:
+            inner = fault.fault if isinstance(fault, Always) else fault
+            if not isinstance(inner, self._allowed):
+                raise TypeError(f"{type(inner).__name__} is not a {self._what} fault")
+        with self._lock:
+            queue = self._queues.setdefault(key, deque())
+            entries = [*queue, *faults]
+            persistent = [i for i, fault in enumerate(entries) if isinstance(fault, Always)]
+            if persistent and persistent[0] != len(entries) - 1:
+                hidden = len(entries) - persistent[0] - 1
+                raise ValueError(
+                    f"{self._what} faults for {key}: {kind_name(entries[persistent[0]])} wrapped "
+                    f"in Always would hide the {hidden} fault(s) after it; Always must come last"
+                )
+            queue.extend(faults)
+
+    def take(self, key: str) -> FaultKind | None:
+        """The fault for this attempt on `key` (None: answer normally); `Always` stays queued."""
+        with self._lock:
+            queue = self._queues.get(key)
+            if not queue:
+                return None
+            head = queue[0]
+            if isinstance(head, Always):
+                return head.fault
+            queue.popleft()
+            return head
+
+    def pending(self, key: str) -> tuple[Fault, ...]:
+        """Faults not yet taken for `key`, next first."""
+        with self._lock:
+            return tuple(self._queues.get(key, ()))
+
+    def clear(self) -> None:
+        """Forget every queued fault."""
+        with self._lock:
+            self._queues.clear()
