@@ -330,6 +330,19 @@ class CloudManagerClient:
             body = await resp.content.read(ERROR_BODY_LIMIT)
         except (TimeoutError, aiohttp.ClientError):
             body = b""
+        if not self._same_origin(str(resp.url)):
+            # A redirect took us elsewhere (credentials are not sent there): its answer says
+            # nothing about our key or our access to the group.
+            code, detail = _parse_error_body(body)
+            where = f"group {group}" + (f" job {job}" if job else "")
+            return ApiError(
+                f"{where}: redirected to {resp.url.origin()}, which answered HTTP {resp.status}"
+                + (f" ({detail})" if detail else ""),
+                status=resp.status,
+                error_code=code,
+                group_id=group,
+                job_id=job,
+            )
         return api_error(
             resp.status, body, group=group, job=job, retry_after=resp.headers.get("Retry-After")
         )
@@ -343,9 +356,13 @@ class CloudManagerClient:
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise _network_error(exc, str(resp.url), group=group, job=job) from None
 
-    def _check_same_origin(self, url: str, group: GroupId) -> None:
+    def _same_origin(self, url: str) -> bool:
         mine, theirs = urlsplit(self._settings.base_url), urlsplit(url)
-        if (mine.scheme, mine.netloc) != (theirs.scheme, theirs.netloc):
+        return (mine.scheme, mine.netloc) == (theirs.scheme, theirs.netloc)
+
+    def _check_same_origin(self, url: str, group: GroupId) -> None:
+        if not self._same_origin(url):
+            theirs = urlsplit(url)
             raise ProtocolError(
                 f"group {group}: the listing's 'next' link points at another origin "
                 f"({theirs.scheme}://{theirs.netloc}); not following it"

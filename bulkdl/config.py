@@ -61,10 +61,15 @@ class Settings:
     insecure: bool = False
     retries: int = 5  # extra attempts per job or listing after the first
     retry_deadline_s: float = 300.0  # no new attempt of a job starts after this long
+    retry_backoff_s: float = 0.5  # first backoff; doubles per attempt, capped at 30 s, jittered
     verify: bool = False  # read each archive through gzip+tar before the rename
 
     def retry_policy(self) -> RetryPolicy:
-        return RetryPolicy(retries=self.retries, deadline_s=self.retry_deadline_s)
+        return RetryPolicy(
+            retries=self.retries,
+            deadline_s=self.retry_deadline_s,
+            initial_backoff_s=self.retry_backoff_s,
+        )
 
     @property
     def api_url(self) -> str:
@@ -99,6 +104,7 @@ _KEYS: Final[dict[str, tuple[tuple[type, ...], str]]] = {
     "ca_file": ((str,), "a path string"),
     "retries": ((int,), "an integer"),
     "retry_deadline_s": ((int, float), "a number of seconds"),
+    "retry_backoff_s": ((int, float), "a number of seconds"),
     "verify": ((bool,), "true or false"),
 }
 
@@ -200,6 +206,7 @@ def load_settings(
         insecure=overrides.insecure,
         retries=doc.get("retries", 5),
         retry_deadline_s=float(doc.get("retry_deadline_s", 300.0)),
+        retry_backoff_s=float(doc.get("retry_backoff_s", 0.5)),
         verify=overrides.verify or doc.get("verify", False),
     )
     check_limits(settings, flag_concurrency=overrides.concurrency is not None, where=where)
@@ -213,7 +220,7 @@ def check_limits(settings: Settings, *, flag_concurrency: bool, where: str) -> N
         if value < 1:
             source = "--concurrency" if name == "concurrency" and flag_concurrency else where
             raise ConfigError(f"{source}: {name} must be at least 1, got {value}")
-    for name in ("connect_timeout_s", "stall_timeout_s", "retry_deadline_s"):
+    for name in ("connect_timeout_s", "stall_timeout_s", "retry_deadline_s", "retry_backoff_s"):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"{where}: {name} must be positive")
     if settings.retries < 0:

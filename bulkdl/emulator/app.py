@@ -95,6 +95,8 @@ async def _api_middleware(request: web.Request, handler: Handler) -> web.StreamR
     """Count, authenticate, route; turn `ApiError` into the API's error body."""
     state = request.app[STATE_KEY]
     state.counters.requests += 1
+    if hdrs.AUTHORIZATION in request.headers:
+        state.counters.authorization_headers += 1
     try:
         response = await _authenticated(request, handler, state)
     except errors.ApiError as err:
@@ -187,14 +189,22 @@ async def download(request: web.Request) -> web.StreamResponse:
     if job.status == "EXPIRED":
         raise errors.cannot_download_expired(job.id)
     archive = await asyncio.to_thread(state.archives.get, job)
+    range_header = request.headers.get(hdrs.RANGE)
+    if request.headers.get(hdrs.IF_RANGE, archive_etag(job, archive)) != archive_etag(job, archive):
+        range_header = None  # RFC 9110 If-Range: the client's copy is stale, send it all
     try:
-        window = byte_window(request.headers.get(hdrs.RANGE), len(archive))
+        window = byte_window(range_header, len(archive))
     except Unsatisfiable:
         raise errors.range_not_satisfiable(len(archive)) from None
     if isinstance(fault, CorruptGzip):
         state.fault_served(fault)
         archive = await asyncio.to_thread(corrupt_archive, archive)
     return await _send_archive(request, state, job, archive, window, fault)
+
+
+def archive_etag(job: EmulatedJob, archive: bytes) -> str:
+    """A strong validator: archives are deterministic per job, so id and length identify one."""
+    return f'"{job.id}-{len(archive)}"'
 
 
 async def _send_archive(
@@ -212,6 +222,7 @@ async def _send_archive(
             hdrs.CONTENT_TYPE: "application/gzip",
             hdrs.CONTENT_DISPOSITION: f'attachment; filename="mongodb-logs-{job.id}.tar.gz"',
             hdrs.ACCEPT_RANGES: "bytes",
+            hdrs.ETAG: archive_etag(job, archive),
         }
     )
     if window is not None:

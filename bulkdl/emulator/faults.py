@@ -145,8 +145,17 @@ class RepeatingNext:
     """
 
 
+@dataclass(frozen=True, slots=True)
+class Redirect:
+    """302 to the same path on another origin (`to`, e.g. http://127.0.0.1:8081), as a
+    deployment fronted by blob storage might; a client must not carry credentials there."""
+
+    to: str
+
+
 FaultKind: TypeAlias = (
-    ResetAfter
+    Redirect
+    | ResetAfter
     | ServerFault
     | RateLimit
     | Stall
@@ -171,6 +180,7 @@ class Always:
 Fault: TypeAlias = FaultKind | Always
 
 _BOTH: tuple[type[FaultKind], ...] = (
+    Redirect,
     ResetAfter,
     ServerFault,
     RateLimit,

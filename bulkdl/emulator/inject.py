@@ -19,6 +19,7 @@ from bulkdl.emulator.faults import (
     NotGzip,
     NotJson,
     RateLimit,
+    Redirect,
     RepeatingNext,
     ServerFault,
     StaleNonce,
@@ -51,6 +52,10 @@ def answer_instead(
 
     Raises `ApiError` for the faults that look like the API's own errors.
     """
+    if isinstance(fault, Redirect):
+        state.fault_served(fault)
+        location = fault.to.rstrip("/") + request.path_qs
+        return web.Response(status=302, headers={hdrs.LOCATION: location})
     if isinstance(fault, ServerFault):
         state.fault_served(fault)
         if not fault.html:

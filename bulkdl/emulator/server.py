@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -49,19 +50,21 @@ async def serve(
     chunk_size: int = 64 * 1024,
     chunk_delay_s: float = 0.0,
     shutdown_timeout_s: float = DEFAULT_SHUTDOWN_TIMEOUT_S,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> AsyncIterator[RunningEmulator]:
-    """Serve `fleet` until the block exits (port 0 picks a free port)."""
+    """Serve `fleet` until the block exits (port 0 picks a free port); https with ssl_context."""
     app = build_app(
         fleet, nonce_ttl_s=nonce_ttl_s, chunk_size=chunk_size, chunk_delay_s=chunk_delay_s
     )
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout_s)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port)
+        site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
         await site.start()
         bound_port = runner.addresses[0][1]
         shown_host = f"[{host}]" if ":" in host else host
-        yield RunningEmulator(base_url=f"http://{shown_host}:{bound_port}", app=app)
+        scheme = "https" if ssl_context is not None else "http"
+        yield RunningEmulator(base_url=f"{scheme}://{shown_host}:{bound_port}", app=app)
     finally:
         await runner.cleanup()
 
@@ -83,8 +86,10 @@ class EmulatorThread:
         chunk_size: int = 64 * 1024,
         chunk_delay_s: float = 0.0,
         shutdown_timeout_s: float = DEFAULT_SHUTDOWN_TIMEOUT_S,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.fleet = fleet if fleet is not None else demo_fleet()
+        self._ssl_context = ssl_context
         self._host, self._port = host, port
         self._nonce_ttl_s, self._shutdown_timeout_s = nonce_ttl_s, shutdown_timeout_s
         self._chunk_size, self._chunk_delay_s = chunk_size, chunk_delay_s
@@ -166,6 +171,7 @@ class EmulatorThread:
             chunk_size=self._chunk_size,
             chunk_delay_s=self._chunk_delay_s,
             shutdown_timeout_s=self._shutdown_timeout_s,
+            ssl_context=self._ssl_context,
         ) as running:
             self._running = running
             self._ready.set()

@@ -35,6 +35,7 @@ class Counters:
     """
 
     requests: int = 0
+    authorization_headers: int = 0  # requests that carried an Authorization header at all
     challenges: int = 0
     stale_nonces: int = 0
     requests_by_kind: Counter[str] = field(default_factory=Counter)
