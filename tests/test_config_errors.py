@@ -48,25 +48,62 @@ def test_bad_config_values(
     assert emulator.state.counters.requests == 0
 
 
-def test_unknown_key_suggests_the_nearest(tmp_path: Path) -> None:
+def test_unknown_key_suggests_the_nearest(
+    tmp_path: Path, fleet: Fleet, emulator: EmulatorThread
+) -> None:
     """A misspelt key gets a 'did you mean' hint."""
-    cfg = write_config(tmp_path / "c.toml", concurency=4)
-    result = run_cli(["download", "--config", str(cfg)])
+    cfg = write_config(
+        tmp_path / "c.toml", base_url=emulator.base_url, groups=list(fleet.groups), concurency=4
+    )
+    result = run_cli(["download", "--config", str(cfg), "--out", str(tmp_path / "o")])
     _assert_refused(result.output, result.exit_code, "unknown key 'concurency'")
     assert "did you mean 'concurrency'?" in result.stderr
+    assert emulator.state.counters.requests == 0
 
 
-def test_malformed_toml_names_file_and_line(tmp_path: Path) -> None:
+def test_malformed_toml_names_file_and_line(
+    tmp_path: Path, fleet: Fleet, emulator: EmulatorThread
+) -> None:
     """A TOML syntax error names the file and the line."""
     cfg = tmp_path / "bad.toml"
-    cfg.write_text('base_url = "https://x"\ngroups = [\n  "abc",\n  oops\n]\n')
-    result = run_cli(["download", "--config", str(cfg)])
+    gid = next(iter(fleet.groups))
+    cfg.write_text(f'base_url = "{emulator.base_url}"\ngroups = [\n  "{gid}",\n  oops\n]\n')
+    result = run_cli(["download", "--config", str(cfg), "--out", str(tmp_path / "o")])
     _assert_refused(result.output, result.exit_code, str(cfg), "invalid TOML", "line 4")
+    assert emulator.state.counters.requests == 0
 
 
 def test_missing_config_file(tmp_path: Path) -> None:
     result = run_cli(["download", "--config", str(tmp_path / "nope.toml")])
     _assert_refused(result.output, result.exit_code, "nope.toml", "does not exist")
+
+
+def test_missing_private_key_file(tmp_path: Path, fleet: Fleet, emulator: EmulatorThread) -> None:
+    cfg = write_config(
+        tmp_path / "c.toml",
+        base_url=emulator.base_url,
+        groups=list(fleet.groups),
+        private_key_file="absent-key",
+    )
+    result = run_cli(
+        ["download", "--config", str(cfg), "--out", str(tmp_path / "o")],
+        env={"BULKDL_PRIVATE_KEY": ""},
+    )
+    _assert_refused(
+        result.output, result.exit_code, "private_key_file", "absent-key", "does not exist"
+    )
+    assert emulator.state.counters.requests == 0
+
+
+@pytest.mark.parametrize("out", ["/proc/bulkdl-test-out", "/proc/self"])
+def test_output_dir_not_writable(
+    tmp_path: Path, fleet: Fleet, emulator: EmulatorThread, out: str
+) -> None:
+    """A folder that cannot be created, or one we cannot write into (even as root): exit 2."""
+    cfg = write_config(tmp_path / "c.toml", base_url=emulator.base_url, groups=list(fleet.groups))
+    result = run_cli(["download", "--config", str(cfg), "--out", out])
+    _assert_refused(result.output, result.exit_code, f"output directory {out}")
+    assert emulator.state.counters.requests == 0
 
 
 def test_missing_credentials(tmp_path: Path, fleet: Fleet, emulator: EmulatorThread) -> None:

@@ -191,3 +191,18 @@ def test_secret_is_never_shown() -> None:
     assert "hunter2" not in repr(s)
     assert "hunter2" not in str(s)
     assert s.reveal() == "hunter2"
+
+
+def test_settings_repr_hides_the_private_key(tmp_path: Path) -> None:
+    """Printing the settings (a debugger, a log line) never shows the key."""
+    from bulkdl.config import Settings
+
+    settings = Settings(
+        base_url="https://x",
+        public_key="pub",
+        private_key=Secret("k3y-v4lue"),
+        groups=(G,),
+        out_dir=tmp_path,
+    )
+    assert "k3y-v4lue" not in repr(settings)
+    assert "k3y-v4lue" not in str(settings)
