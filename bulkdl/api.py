@@ -36,7 +36,8 @@ from bulkdl.errors import (
     ResumeRejected,
     ServerError,
 )
-from bulkdl.models import GroupId, Job, JobId
+from bulkdl.models import GroupId, GroupInfo, Job, JobId, is_object_id
+from bulkdl.pacing import RequestBudget
 
 ITEMS_PER_PAGE: Final = 500  # the documented maximum
 MAX_PAGES: Final = 10_000  # 5 million jobs: a bound, so a misbehaving server cannot loop us
@@ -173,8 +174,15 @@ def _ssl_setting(settings: Settings) -> ssl.SSLContext | bool:
 class CloudManagerClient:
     """One authenticated session against one Cloud Manager / Ops Manager, for one run."""
 
-    def __init__(self, settings: Settings, *, max_connections: int) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        max_connections: int,
+        budget: RequestBudget | None = None,
+    ) -> None:
         self._settings = settings
+        self._budget = budget  # paces API calls (not archive bodies) per group
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
         self._prime_lock = anyio.Lock()
@@ -206,25 +214,80 @@ class CloudManagerClient:
 
     async def list_jobs(self, group: GroupId) -> list[Job]:
         """Every job of the group, following `next` links until the last page."""
-        url: str | None = f"{self._settings.api_url}/groups/{group}/logCollectionJobs"
+        url = f"{self._settings.api_url}/groups/{group}/logCollectionJobs"
+        items = await self._paged(url, group=group, what="job listing")
+        return [Job.from_api(group, item) for item in items]
+
+    async def list_groups(self, org: str | None = None) -> list[GroupInfo]:
+        """Every group (project) the key can see, or those of one organization."""
+        url = (
+            f"{self._settings.api_url}/orgs/{org}/groups"
+            if org
+            else f"{self._settings.api_url}/groups"
+        )
+        items = await self._paged(url, group=None, what="group listing")
+        return [GroupInfo.from_api(item) for item in items]
+
+    async def get_job(self, group: GroupId, job: JobId) -> Job:
+        """One job, fresh: used to poll a job until it leaves IN_PROGRESS."""
+        url = f"{self._settings.api_url}/groups/{group}/logCollectionJobs/{job}"
+        doc = await self._call_json("GET", url, group=group, job=job, what="job")
+        return Job.from_api(group, doc)
+
+    async def create_job(self, group: GroupId, request: dict[str, Any]) -> JobId:
+        """POST a log-collection request; the API answers 201 with the new job's id."""
+        url = f"{self._settings.api_url}/groups/{group}/logCollectionJobs"
+        doc = await self._call_json("POST", url, group=group, body=request, what="new job")
+        raw = doc.get("id")
+        if not isinstance(raw, str) or not is_object_id(raw):
+            raise ProtocolError(f"group {group}: the API created a job with a malformed id {raw!r}")
+        return JobId(raw)
+
+    async def extend_job(self, group: GroupId, job: JobId, expiration: str) -> None:
+        """PATCH the job's expirationDate (ISO-8601, UTC)."""
+        url = f"{self._settings.api_url}/groups/{group}/logCollectionJobs/{job}"
+        await self._call_json(
+            "PATCH",
+            url,
+            group=group,
+            job=job,
+            body={"expirationDate": expiration},
+            what="job",
+            empty=True,
+        )
+
+    async def retry_job(self, group: GroupId, job: JobId) -> None:
+        """PUT .../retry on a FAILURE job."""
+        url = f"{self._settings.api_url}/groups/{group}/logCollectionJobs/{job}/retry"
+        await self._call_json("PUT", url, group=group, job=job, what="job", empty=True)
+
+    async def _paged(self, url: str, *, group: GroupId | None, what: str) -> list[Any]:
+        """All `results` of a paginated resource, following `next` links to the last page."""
+        where = f"group {group}" if group else "the API"
+        next_url: str | None = url
         params: dict[str, str] | None = {"itemsPerPage": str(ITEMS_PER_PAGE), "pageNum": "1"}
         followed: set[str] = set()  # next links already requested: a repeat would loop forever
-        jobs: list[Job] = []
-        while url is not None:
+        items: list[Any] = []
+        while next_url is not None:
             if len(followed) >= MAX_PAGES:
-                raise ProtocolError(f"group {group}: the listing has more than {MAX_PAGES} pages")
-            doc = await self._get_json(url, params, group=group)
+                raise ProtocolError(f"{where}: the {what} has more than {MAX_PAGES} pages")
+            doc = await self._call_json("GET", next_url, group=group, params=params, what=what)
             results = doc.get("results")
             if not isinstance(results, list):
-                raise ProtocolError(f"group {group}: the job listing has no 'results' list")
-            jobs.extend(Job.from_api(group, item) for item in results)
-            url, params = next_link(doc), None
-            if url is not None:
-                self._check_same_origin(url, group)
-                if url in followed:
-                    raise ProtocolError(f"group {group}: the listing's 'next' link repeats {url}")
-                followed.add(url)
-        return jobs
+                raise ProtocolError(f"{where}: the {what} has no 'results' list")
+            items.extend(results)
+            next_url, params = next_link(doc), None
+            if next_url is not None:
+                if not self._same_origin(next_url):
+                    theirs = urlsplit(next_url)
+                    raise ProtocolError(
+                        f"{where}: the {what}'s 'next' link points at another origin "
+                        f"({theirs.scheme}://{theirs.netloc}); not following it"
+                    )
+                if next_url in followed:
+                    raise ProtocolError(f"{where}: the {what}'s 'next' link repeats {next_url}")
+                followed.add(next_url)
+        return items
 
     @asynccontextmanager
     async def open_download(
@@ -263,31 +326,44 @@ class CloudManagerClient:
                 chunks=self._chunks(resp, job.group_id, job.id),
             )
 
-    async def _get_json(
-        self, url: str, params: dict[str, str] | None, *, group: GroupId
+    async def _call_json(
+        self,
+        method: str,
+        url: str,
+        *,
+        group: GroupId | None,
+        job: JobId | None = None,
+        params: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+        what: str,
+        empty: bool = False,
     ) -> dict[str, Any]:
+        """One JSON API call; a 2xx answer's JSON object (or {} when `empty`)."""
+        where = f"group {group}" if group else "the API"
+        if self._budget is not None:
+            await self._budget.acquire(group or "")
+        headers = {"Accept": "application/json"}
         async with self._request(
-            url, {"Accept": "application/json"}, group=group, params=params
+            url, headers, group=group, job=job, params=params, method=method, json_body=body
         ) as resp:
-            if resp.status != 200:
-                raise await self._error_from(resp, group=group, job=None)
+            if not 200 <= resp.status < 300:
+                raise await self._error_from(resp, group=group, job=job)
             try:
-                body = await resp.read()
+                raw = await resp.read()
             except (TimeoutError, aiohttp.ClientError) as exc:
-                raise _network_error(exc, url, group=group, job=None) from None
+                raise _network_error(exc, url, group=group, job=job) from None
+        if empty:
+            return {}
         try:
-            doc = json.loads(body)
+            doc = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
+            html = b"<html" in raw[:512].lower()
             raise ProtocolError(
-                f"group {group}: the job listing is not JSON"
-                + (
-                    " (an HTML page: a proxy or login page?)"
-                    if b"<html" in body[:512].lower()
-                    else ""
-                )
+                f"{where}: the {what} is not JSON"
+                + (" (an HTML page: a proxy or login page?)" if html else "")
             ) from None
         if not isinstance(doc, dict):
-            raise ProtocolError(f"group {group}: the job listing is not a JSON object")
+            raise ProtocolError(f"{where}: the {what} is not a JSON object")
         return doc
 
     @asynccontextmanager
@@ -296,9 +372,11 @@ class CloudManagerClient:
         url: str,
         headers: dict[str, str],
         *,
-        group: GroupId,
+        group: GroupId | None,
         job: JobId | None = None,
         params: dict[str, str] | None = None,
+        method: str = "GET",
+        json_body: dict[str, Any] | None = None,
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         assert self._session is not None, "use CloudManagerClient as an async context manager"
         holding = False
@@ -310,7 +388,9 @@ class CloudManagerClient:
         try:
             self.requests_sent += 1
             try:
-                resp = await self._session.get(url, headers=headers, params=params)
+                resp = await self._session.request(
+                    method, url, headers=headers, params=params, json=json_body
+                )
             except (TimeoutError, aiohttp.ClientError) as exc:
                 raise _network_error(exc, url, group=group, job=job) from None
             self.reached = True
@@ -324,7 +404,7 @@ class CloudManagerClient:
             resp.release()
 
     async def _error_from(
-        self, resp: aiohttp.ClientResponse, *, group: str, job: str | None
+        self, resp: aiohttp.ClientResponse, *, group: str | None, job: str | None
     ) -> ApiError:
         try:
             body = await resp.content.read(ERROR_BODY_LIMIT)
@@ -334,7 +414,7 @@ class CloudManagerClient:
             # A redirect took us elsewhere (credentials are not sent there): its answer says
             # nothing about our key or our access to the group.
             code, detail = _parse_error_body(body)
-            where = f"group {group}" + (f" job {job}" if job else "")
+            where = (f"group {group}" if group else "the API") + (f" job {job}" if job else "")
             return ApiError(
                 f"{where}: redirected to {resp.url.origin()}, which answered HTTP {resp.status}"
                 + (f" ({detail})" if detail else ""),
@@ -359,14 +439,6 @@ class CloudManagerClient:
     def _same_origin(self, url: str) -> bool:
         mine, theirs = urlsplit(self._settings.base_url), urlsplit(url)
         return (mine.scheme, mine.netloc) == (theirs.scheme, theirs.netloc)
-
-    def _check_same_origin(self, url: str, group: GroupId) -> None:
-        if not self._same_origin(url):
-            theirs = urlsplit(url)
-            raise ProtocolError(
-                f"group {group}: the listing's 'next' link points at another origin "
-                f"({theirs.scheme}://{theirs.netloc}); not following it"
-            )
 
 
 def _network_error(

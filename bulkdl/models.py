@@ -78,6 +78,8 @@ class Job:
     resource_type: str | None = None
     resource_name: str | None = None
     uncompressed_size_bytes: int | None = None
+    expiration_date: str | None = None
+    log_types: tuple[str, ...] = ()
 
     @classmethod
     def from_api(cls, group: GroupId, item: Any) -> Job:
@@ -100,7 +102,27 @@ class Job:
             resource_type=_opt_str(item.get("resourceType")),
             resource_name=_opt_str(item.get("resourceName")),
             uncompressed_size_bytes=size if isinstance(size, int) else None,
+            expiration_date=_opt_str(item.get("expirationDate")),
+            log_types=tuple(t for t in item.get("logTypes") or () if isinstance(t, str)),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class GroupInfo:
+    """A group (project) as the Groups API lists it."""
+
+    id: GroupId
+    name: str
+    org_id: str | None = None
+
+    @classmethod
+    def from_api(cls, item: Any) -> GroupInfo:
+        if not isinstance(item, dict):
+            raise ProtocolError("a group in the group listing is not a JSON object")
+        raw_id = item.get("id")
+        if not isinstance(raw_id, str) or not is_object_id(raw_id):
+            raise ProtocolError(f"the group listing has a group with a malformed id {raw_id!r}")
+        return cls(GroupId(raw_id), str(item.get("name", "")), _opt_str(item.get("orgId")))
 
 
 def _opt_str(value: object) -> str | None:

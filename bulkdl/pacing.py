@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Final, TypeVar
 
@@ -55,6 +56,37 @@ class GroupPacer:
 
     def succeeded(self, group: str) -> None:
         self._strikes.pop(group, None)
+
+
+class RequestBudget:
+    """At most `per_minute` API calls per group in any 60 s (a sliding window).
+
+    Stricter than Cloud Manager's fixed one-minute window, so a run that keeps to it never
+    trips the server's limit on its own. Calls beyond the budget wait for the oldest to age out.
+    """
+
+    WINDOW_S: Final = 60.0
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        if per_minute < 1:
+            raise ValueError("per_minute must be at least 1")
+        self._limit = per_minute
+        self._clock = clock
+        self._sent: dict[str, deque[float]] = {}
+
+    def delay(self, group: str) -> float:
+        """Seconds until the group may send again (0: now). Pure given the clock."""
+        sent = self._sent.setdefault(group, deque())
+        now = self._clock()
+        while sent and sent[0] <= now - self.WINDOW_S:
+            sent.popleft()
+        return 0.0 if len(sent) < self._limit else sent[0] + self.WINDOW_S - now
+
+    async def acquire(self, group: str) -> None:
+        """Wait for room in the group's window, then take one slot."""
+        while (wait := self.delay(group)) > 0:  # noqa: ASYNC110 -- waiting on time, not an event
+            await anyio.sleep(wait)
+        self._sent[group].append(self._clock())
 
 
 async def retrying(
