@@ -19,7 +19,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from bulkdl.errors import ConfigError
-from bulkdl.models import GroupId, group_id
+from bulkdl.models import GroupId, group_id, is_object_id
 from bulkdl.retry import RetryPolicy
 
 DEFAULT_CONFIG: Final = Path("bulkdl.toml")
@@ -63,6 +63,16 @@ class Settings:
     retry_deadline_s: float = 300.0  # no new attempt of a job starts after this long
     retry_backoff_s: float = 0.5  # first backoff; doubles per attempt, capped at 30 s, jittered
     verify: bool = False  # read each archive through gzip+tar before the rename
+    all_groups: bool = False  # every group the key can see (GET /groups)
+    org: str | None = None  # narrow discovery to one organization
+    group_name: str | None = None  # narrow discovery to names matching this glob
+    requests_per_minute: int = 80  # API calls per group per minute (Cloud Manager allows ~100)
+    poll_interval_s: float = 5.0  # first wait between polls of an IN_PROGRESS job
+
+    @property
+    def discover(self) -> bool:
+        """Groups come from the API (all, one org's, or matching a name)."""
+        return self.all_groups or self.org is not None or self.group_name is not None
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(
@@ -87,6 +97,9 @@ class Overrides:
     insecure: bool = False
     stall_timeout_s: float | None = None
     verify: bool = False
+    all_groups: bool = False
+    org: str | None = None
+    group_name: str | None = None
 
 
 # key -> (expected python types, description used in type errors)
@@ -106,6 +119,11 @@ _KEYS: Final[dict[str, tuple[tuple[type, ...], str]]] = {
     "retry_deadline_s": ((int, float), "a number of seconds"),
     "retry_backoff_s": ((int, float), "a number of seconds"),
     "verify": ((bool,), "true or false"),
+    "all_groups": ((bool,), "true or false"),
+    "org": ((str,), "an organization id"),
+    "group_name": ((str,), "a glob such as 'prod-*'"),
+    "requests_per_minute": ((int,), "an integer"),
+    "poll_interval_s": ((int, float), "a number of seconds"),
 }
 
 
@@ -164,9 +182,15 @@ def load_settings(
     private_key = _private_key(env, doc.get("private_key_file"), base_dir, where)
 
     raw_groups: list[Any] = list(overrides.groups) or list(doc.get("groups", []))
-    if not raw_groups:
+    all_groups = overrides.all_groups or bool(doc.get("all_groups", False))
+    org = overrides.org or doc.get("org")
+    if org is not None and not is_object_id(org):
+        raise ConfigError(f"{'--org' if overrides.org else where}: org id {org!r} is not 24 hex")
+    group_name = overrides.group_name or doc.get("group_name")
+    if not raw_groups and not (all_groups or org or group_name):
         raise ConfigError(
-            "no groups to download from", hint="pass --group ID or set groups = [...]"
+            "no groups to work on",
+            hint="pass --group ID or --all-groups, or set groups = [...] or all_groups = true",
         )
     groups: list[GroupId] = []
     for raw in raw_groups:
@@ -208,6 +232,11 @@ def load_settings(
         retry_deadline_s=float(doc.get("retry_deadline_s", 300.0)),
         retry_backoff_s=float(doc.get("retry_backoff_s", 0.5)),
         verify=overrides.verify or doc.get("verify", False),
+        all_groups=all_groups,
+        org=org,
+        group_name=group_name,
+        requests_per_minute=doc.get("requests_per_minute", 80),
+        poll_interval_s=float(doc.get("poll_interval_s", 5.0)),
     )
     check_limits(settings, flag_concurrency=overrides.concurrency is not None, where=where)
     return settings
@@ -215,12 +244,18 @@ def load_settings(
 
 def check_limits(settings: Settings, *, flag_concurrency: bool, where: str) -> None:
     """Every count and timeout must be positive; the message names the key or flag."""
-    for name in ("concurrency", "per_group_concurrency", "list_concurrency"):
+    for name in ("concurrency", "per_group_concurrency", "list_concurrency", "requests_per_minute"):
         value = getattr(settings, name)
         if value < 1:
             source = "--concurrency" if name == "concurrency" and flag_concurrency else where
             raise ConfigError(f"{source}: {name} must be at least 1, got {value}")
-    for name in ("connect_timeout_s", "stall_timeout_s", "retry_deadline_s", "retry_backoff_s"):
+    for name in (
+        "connect_timeout_s",
+        "stall_timeout_s",
+        "retry_deadline_s",
+        "retry_backoff_s",
+        "poll_interval_s",
+    ):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"{where}: {name} must be positive")
     if settings.retries < 0:

@@ -42,6 +42,7 @@ def to_record(result: JobResult) -> dict[str, Any]:
         "error": result.error,
         "startedAt": _iso(result.started_at),
         "finishedAt": _iso(result.finished_at),
+        **({"extractedPath": result.extracted_path} if result.extracted_path else {}),
     }
 
 
@@ -66,7 +67,7 @@ def parse_previous(text: str) -> dict[str, Recorded]:
             recorded[job] = Recorded(
                 doc["path"], doc["bytes"], doc["sha256"], group if isinstance(group, str) else ""
             )
-        else:
+        elif doc.get("outcome") != Outcome.CREATED.value:
             recorded.pop(job, None)
     return recorded
 
@@ -86,12 +87,15 @@ async def read_previous(out_dir: Path) -> dict[str, Recorded]:
 class ManifestWriter:
     """Appends outcome lines; each line is flushed to the OS before write() returns."""
 
-    def __init__(self, out_dir: Path) -> None:
+    def __init__(self, out_dir: Path, *, enabled: bool = True) -> None:
         self.path = out_dir / MANIFEST_NAME
+        self._enabled = enabled  # a dry run writes nothing
         self._file: AsyncTextIOWrapper | None = None
         self._lock = anyio.Lock()
 
     async def __aenter__(self) -> Self:
+        if not self._enabled:
+            return self
         try:
             self._file = await aiofiles.open(self.path, "a", encoding="utf-8", opener=_private)
         except OSError as exc:
@@ -106,6 +110,8 @@ class ManifestWriter:
                 await self._file.close()
 
     async def write(self, result: JobResult) -> None:
+        if not self._enabled:
+            return
         assert self._file is not None
         line = json.dumps(to_record(result), separators=(",", ":")) + "\n"
         async with self._lock:

@@ -60,6 +60,7 @@ class JobStatus(StrEnum):
 class Outcome(StrEnum):
     """What happened to one job in a run: the manifest's `outcome` field."""
 
+    CREATED = "created"  # `bulkdl collect` asked the API for this job
     DOWNLOADED = "downloaded"
     SKIPPED = "skipped"
     NOT_DOWNLOADABLE = "not_downloadable"
@@ -144,3 +145,4 @@ class JobResult:
     error: str | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    extracted_path: str | None = None

@@ -31,6 +31,7 @@ class Reporter(Protocol):
     def progress(self, target: DownloadTarget, delta_bytes: int) -> None: ...
     def finished(self, result: JobResult) -> None: ...
     def retrying(self, error: str, attempt: int, delay_s: float) -> None: ...
+    def note(self, message: str) -> None: ...
     def warn(self, message: str) -> None: ...
     def close(self) -> None: ...
 
@@ -64,6 +65,8 @@ class PlainReporter:
             self._say(f"downloaded {result.path} ({result.bytes} bytes)")
         elif result.outcome is Outcome.SKIPPED:
             self._say(f"skipped {result.path} (already complete)")
+        elif result.outcome is Outcome.CREATED:
+            self._say(f"created job {result.job_id} in group {result.group_id}")
         else:
             self._say(
                 f"not downloadable: group {result.group_id} job {result.job_id}: {result.error}"
@@ -72,6 +75,10 @@ class PlainReporter:
     def retrying(self, error: str, attempt: int, delay_s: float) -> None:
         if not self._quiet:
             self._say(f"retrying in {delay_s:.1f} s (attempt {attempt} failed): {error}")
+
+    def note(self, message: str) -> None:
+        if not self._quiet:
+            self._say(message)
 
     def warn(self, message: str) -> None:
         self._say(f"warning: {message}")

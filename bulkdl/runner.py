@@ -11,21 +11,24 @@ from __future__ import annotations
 import shutil
 import signal
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import anyio
 
 from bulkdl.api import CloudManagerClient, is_fatal
 from bulkdl.config import Settings
-from bulkdl.errors import BulkdlError, ConfigError, NetworkError, ResumeRejected
+from bulkdl.errors import BulkdlError, ConfigError, NetworkError, ResumeRejected, TransferError
+from bulkdl.extract import extract_archive
 from bulkdl.manifest import ManifestWriter, read_previous
-from bulkdl.models import GroupId, Job, JobResult, Outcome
-from bulkdl.pacing import GroupPacer, retrying
-from bulkdl.planner import DownloadTarget, NotDownloadable, Recorded, plan_group
+from bulkdl.models import GroupId, Job, JobId, JobResult, JobStatus, Outcome
+from bulkdl.pacing import GroupPacer, RequestBudget, retrying
+from bulkdl.planner import DownloadTarget, NotDownloadable, Recorded, plan_group, plan_job
 from bulkdl.progress import Reporter
 from bulkdl.scheduler import GroupQueue
+from bulkdl.selection import JobFilter, select_groups
 from bulkdl.sink import (
     PartProgress,
     Written,
@@ -37,10 +40,37 @@ from bulkdl.sink import (
 from bulkdl.summary import RunSummary, human_bytes
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunOptions:
+    """What a run does beyond `bulkdl download`'s defaults."""
+
+    filter: JobFilter = field(default_factory=JobFilter)
+    wait: bool = False  # poll IN_PROGRESS jobs until they finish, then download them
+    timeout_s: float = 3600.0  # how long to wait for a job at most
+    collect: dict[str, Any] | None = None  # create one job per group with this POST body
+    download: bool = True  # False: `bulkdl collect` without --download
+    dry_run: bool = False  # list and plan; no POST, no download
+    extract: bool = False  # unpack each verified archive to OUT/<groupId>/<jobId>/
+
+
+@dataclass(slots=True)
+class GroupPlan:
+    """What a dry run found for one group."""
+
+    group_id: str
+    statuses: dict[str, int] = field(default_factory=dict)
+    to_download: int = 0
+    bytes_upper_bound: int = 0
+    would_create: dict[str, Any] | None = None
+    error: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class RunResult:
     summary: RunSummary
     requests_sent: int
+    plan: list[GroupPlan] = field(default_factory=list)
+    free_bytes: int | None = None
 
 
 def _now() -> datetime:
@@ -73,9 +103,13 @@ def free_bytes(path: Path) -> int:
 class Run:
     """The state of one run: settings, client, manifest, reporter and the running summary."""
 
-    def __init__(self, settings: Settings, reporter: Reporter) -> None:
+    def __init__(
+        self, settings: Settings, reporter: Reporter, options: RunOptions | None = None
+    ) -> None:
         self.settings = settings
         self.reporter = reporter
+        self.options = options or RunOptions()
+        self.plan: list[GroupPlan] = []
         self.summary = RunSummary()
         self._previous: dict[str, Recorded] = {}
         self._queue: GroupQueue[DownloadTarget] = GroupQueue(settings.per_group_concurrency)
@@ -94,30 +128,64 @@ class Run:
         cancelled (its .part removed), and the summary comes back with interrupted=True.
         """
         s = self.settings
-        await anyio.to_thread.run_sync(prepare_out_dir, s.out_dir)
-        self._previous = await read_previous(s.out_dir)
-        self._free_bytes = await anyio.to_thread.run_sync(free_bytes, s.out_dir)
+        if not self.options.dry_run:
+            await anyio.to_thread.run_sync(prepare_out_dir, s.out_dir)
+            self._previous = await read_previous(s.out_dir)
+        self._free_bytes = await anyio.to_thread.run_sync(free_bytes, _existing_parent(s.out_dir))
         started = time.monotonic()
-        client = CloudManagerClient(s, max_connections=s.concurrency + s.list_concurrency)
+        client = CloudManagerClient(
+            s,
+            max_connections=s.concurrency + s.list_concurrency,
+            budget=RequestBudget(s.requests_per_minute),
+        )
         try:
             async with (
-                ManifestWriter(s.out_dir) as manifest,
+                ManifestWriter(s.out_dir, enabled=not self.options.dry_run) as manifest,
                 client,
                 anyio.create_task_group() as outer,
             ):
                 self._scope = outer.cancel_scope
                 if handle_signals:
                     outer.start_soon(self._watch_signals)
-                async with anyio.create_task_group() as work:
-                    work.start_soon(self._list_all, client, manifest)
-                    for n in range(s.concurrency):
-                        work.start_soon(self._worker, client, manifest, name=f"worker {n}")
+                groups = await self._resolve_groups(client)
+                if groups:
+                    async with anyio.create_task_group() as work:
+                        work.start_soon(self._produce_all, client, manifest, groups)
+                        for n in range(s.concurrency):
+                            work.start_soon(self._worker, client, manifest, name=f"worker {n}")
                 outer.cancel_scope.cancel()  # all work done: stop watching for signals
         finally:
             self.summary.elapsed_s = time.monotonic() - started
         if self._fatal is not None:
             raise self._fatal
-        return RunResult(self.summary, client.requests_sent)
+        return RunResult(self.summary, client.requests_sent, self.plan, self._free_bytes)
+
+    async def _resolve_groups(self, client: CloudManagerClient) -> list[GroupId]:
+        """The configured groups, or every group the key can see (narrowed by org and name)."""
+        s = self.settings
+        if not s.discover:
+            return list(s.groups)
+        try:
+            found, _ = await retrying(
+                lambda _attempt: client.list_groups(s.org),
+                group="",
+                policy=self._policy,
+                pacer=self._pacer,
+                give_up=lambda exc: isinstance(exc, NetworkError) and not client.reached,
+            )
+        except BulkdlError as exc:
+            self._abort(exc)
+            return []
+        chosen = [g.id for g in select_groups(found, s.group_name)]
+        if s.groups:  # --group together with discovery: only those, if the key sees them
+            chosen = [g for g in chosen if g in s.groups]
+        if not chosen:
+            where = f" in org {s.org}" if s.org else ""
+            named = f" named {s.group_name!r}" if s.group_name else ""
+            self._abort(ConfigError(f"no groups{named}{where} are visible to this API key"))
+            return []
+        self.reporter.note(f"{len(chosen)} groups selected")
+        return chosen
 
     def interrupt(self) -> None:
         """Stop the run as Ctrl-C does."""
@@ -141,64 +209,167 @@ class Run:
         self.summary.add(result)
         self.reporter.finished(result)
 
-    async def _list_all(self, client: CloudManagerClient, manifest: ManifestWriter) -> None:
+    async def _produce_all(
+        self, client: CloudManagerClient, manifest: ManifestWriter, groups: list[GroupId]
+    ) -> None:
+        """Find (or create) every group's jobs and queue what is downloadable."""
         limiter = anyio.CapacityLimiter(self.settings.list_concurrency)
         try:
             async with anyio.create_task_group() as tg:
-                for group in self.settings.groups:
-                    tg.start_soon(self._list_group, client, manifest, group, limiter)
+                for group in groups:
+                    tg.start_soon(self._produce_group, client, manifest, group, limiter, tg)
         finally:
             self._queue.close()
 
-    async def _list_group(
+    def _never_reached(self, client: CloudManagerClient) -> Any:
+        def check(exc: BulkdlError) -> bool:
+            # Nothing answers at base_url at all: say so at once instead of retrying.
+            return isinstance(exc, NetworkError) and not client.reached
+
+        return check
+
+    async def _api(self, client: CloudManagerClient, group: GroupId, call: Any) -> Any:
+        """One API operation under the retry policy; fatal errors end the run."""
+        result, _ = await retrying(
+            lambda _attempt: call(),
+            group=group,
+            policy=self._policy,
+            pacer=self._pacer,
+            on_retry=lambda exc, n, delay: self.reporter.retrying(str(exc), n, delay),
+            give_up=self._never_reached(client),
+        )
+        return result
+
+    async def _group_failed(
+        self,
+        manifest: ManifestWriter,
+        client: CloudManagerClient,
+        group: GroupId,
+        exc: BulkdlError,
+        started: datetime,
+        job: str | None = None,
+    ) -> None:
+        if is_fatal(exc) or self._never_reached(client)(exc):
+            self._abort(exc)
+            return
+        failed = JobResult(
+            group_id=group,
+            job_id=job,
+            status=None,
+            outcome=Outcome.FAILED,
+            error=str(exc),
+            attempts=exc.attempts,
+            started_at=started,
+            finished_at=_now(),
+        )
+        if self.options.dry_run:
+            self.plan.append(GroupPlan(group, error=str(exc)))
+        await self._record(manifest, failed)
+
+    async def _produce_group(
         self,
         client: CloudManagerClient,
         manifest: ManifestWriter,
         group: GroupId,
         limiter: anyio.CapacityLimiter,
+        tg: anyio.abc.TaskGroup,
     ) -> None:
-        async with limiter:
-            started = _now()
-
-            async def list_once(attempt: int) -> list[Job]:
-                return await client.list_jobs(group)
-
-            def never_reached(exc: BulkdlError) -> bool:
-                # Nothing answers at base_url at all: say so at once instead of retrying.
-                return isinstance(exc, NetworkError) and not client.reached
-
-            try:
-                jobs, _ = await retrying(
-                    list_once,
-                    group=group,
-                    policy=self._policy,
-                    pacer=self._pacer,
-                    on_retry=lambda exc, n, delay: self.reporter.retrying(str(exc), n, delay),
-                    give_up=never_reached,
-                )
-            except BulkdlError as exc:
-                if is_fatal(exc) or never_reached(exc):
-                    self._abort(exc)
+        opts = self.options
+        started = _now()
+        if opts.collect is not None:
+            if opts.dry_run:
+                self.plan.append(GroupPlan(group, would_create=opts.collect))
+                return
+            async with limiter:
+                try:
+                    new_id: JobId = await self._api(
+                        client, group, lambda: client.create_job(group, opts.collect or {})
+                    )
+                except BulkdlError as exc:
+                    await self._group_failed(manifest, client, group, exc, started)
                     return
-                failed = JobResult(
+            await self._record(
+                manifest,
+                JobResult(
                     group_id=group,
-                    job_id=None,
-                    status=None,
-                    outcome=Outcome.FAILED,
-                    error=str(exc),
-                    attempts=exc.attempts,
+                    job_id=new_id,
+                    status=JobStatus.IN_PROGRESS.value,
+                    outcome=Outcome.CREATED,
+                    attempts=1,
                     started_at=started,
                     finished_at=_now(),
-                )
-                await self._record(manifest, failed)
+                ),
+            )
+            if opts.wait:
+                tg.start_soon(self._wait_then_queue, client, manifest, group, new_id, limiter)
+            return
+        async with limiter:
+            try:
+                jobs: list[Job] = await self._api(client, group, lambda: client.list_jobs(group))
+            except BulkdlError as exc:
+                await self._group_failed(manifest, client, group, exc, started)
                 return
-        targets, unavailable = plan_group(jobs, self.settings.out_dir, self._previous)
+        jobs = [j for j in jobs if opts.filter.matches(j)]
+        waiting = [j for j in jobs if opts.wait and j.status is JobStatus.IN_PROGRESS]
+        ready = [j for j in jobs if j not in waiting]
+        targets, unavailable = plan_group(ready, self.settings.out_dir, self._previous)
         self.reporter.listed(group, len(jobs), len(targets))
+        if opts.dry_run:
+            self.plan.append(_group_plan(group, jobs, targets, waiting))
+            return
         self._check_space(targets)
         for item in unavailable:
             await self._record(manifest, _not_downloadable(item))
-        for target in targets:
-            self._queue.put(group, target)
+        if opts.download:
+            for target in targets:
+                self._queue.put(group, target)
+        for job in waiting:
+            tg.start_soon(self._wait_then_queue, client, manifest, group, job.id, limiter)
+
+    async def _wait_then_queue(
+        self,
+        client: CloudManagerClient,
+        manifest: ManifestWriter,
+        group: GroupId,
+        job_id: JobId,
+        limiter: anyio.CapacityLimiter,
+    ) -> None:
+        """Poll one job until it leaves IN_PROGRESS, then queue its download at once."""
+        started = _now()
+        deadline = time.monotonic() + self.options.timeout_s
+        interval = self.settings.poll_interval_s
+        while True:
+            async with limiter:
+                try:
+                    job: Job = await self._api(client, group, lambda: client.get_job(group, job_id))
+                except BulkdlError as exc:
+                    await self._group_failed(manifest, client, group, exc, started, job_id)
+                    return
+            if job.status is not JobStatus.IN_PROGRESS:
+                break
+            if time.monotonic() + interval > deadline:
+                await self._record(
+                    manifest,
+                    JobResult(
+                        group_id=group,
+                        job_id=job_id,
+                        status=job.raw_status,
+                        outcome=Outcome.FAILED,
+                        started_at=started,
+                        finished_at=_now(),
+                        error=f"still IN_PROGRESS after waiting {self.options.timeout_s:g} s",
+                    ),
+                )
+                return
+            await anyio.sleep(interval)
+            interval = min(30.0, interval * 1.5)
+        self.reporter.note(f"group {group} job {job_id} finished: {job.raw_status}")
+        planned = plan_job(job, self.settings.out_dir, self._previous)
+        if isinstance(planned, NotDownloadable):
+            await self._record(manifest, _not_downloadable(planned))
+        elif self.options.download:
+            self._check_space([planned])
+            self._queue.put(group, planned)
 
     def _check_space(self, targets: list[DownloadTarget]) -> None:
         """Warn once when the listed sizes (an upper bound) exceed the free space."""
@@ -291,7 +462,7 @@ class Run:
                 self._abort(exc)
             self.reporter.progress(target, -reported)
             return replace(base, attempts=exc.attempts, error=str(exc), finished_at=_now())
-        return replace(
+        done = replace(
             base,
             outcome=Outcome.DOWNLOADED,
             bytes=written.bytes,
@@ -299,6 +470,14 @@ class Run:
             attempts=attempts,
             finished_at=_now(),
         )
+        if not self.options.extract:
+            return done
+        dest = target.final_path.with_name(job.id)
+        try:
+            await anyio.to_thread.run_sync(extract_archive, target.final_path, dest)
+        except TransferError as exc:
+            return replace(done, outcome=Outcome.FAILED, error=str(exc))
+        return replace(done, extracted_path=str(dest))
 
 
 def _not_downloadable(item: NotDownloadable) -> JobResult:
@@ -312,3 +491,25 @@ def _not_downloadable(item: NotDownloadable) -> JobResult:
         started_at=now,
         finished_at=now,
     )
+
+
+def _existing_parent(path: Path) -> Path:
+    """The nearest folder that exists, to ask for free space before `path` is created."""
+    for candidate in (path, *path.parents):
+        if candidate.is_dir():
+            return candidate
+    return Path.cwd()
+
+
+def _group_plan(
+    group: GroupId, jobs: list[Job], targets: list[DownloadTarget], waiting: list[Job]
+) -> GroupPlan:
+    plan = GroupPlan(group)
+    for job in jobs:
+        plan.statuses[job.raw_status] = plan.statuses.get(job.raw_status, 0) + 1
+    fresh = [t for t in targets if t.previous is None]
+    plan.to_download = len(fresh) + len(waiting)
+    plan.bytes_upper_bound = sum(
+        j.uncompressed_size_bytes or 0 for j in [*(t.job for t in fresh), *waiting]
+    )
+    return plan

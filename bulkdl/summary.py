@@ -13,6 +13,7 @@ from bulkdl.models import JobResult, Outcome
 class RunSummary:
     """Accumulates job outcomes; `failures` holds one printable line per failed job or group."""
 
+    created: int = 0
     downloaded: int = 0
     skipped: int = 0
     not_downloadable: int = 0
@@ -23,7 +24,9 @@ class RunSummary:
     failures: list[str] = field(default_factory=list)
 
     def add(self, result: JobResult) -> None:
-        if result.outcome is Outcome.DOWNLOADED:
+        if result.outcome is Outcome.CREATED:
+            self.created += 1
+        elif result.outcome is Outcome.DOWNLOADED:
             self.downloaded += 1
             self.bytes += result.bytes or 0
         elif result.outcome is Outcome.SKIPPED:
@@ -46,6 +49,7 @@ class RunSummary:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "created": self.created,
             "downloaded": self.downloaded,
             "skipped": self.skipped,
             "notDownloadable": self.not_downloadable,
@@ -60,8 +64,9 @@ class RunSummary:
 
     def line(self) -> str:
         head = "interrupted" if self.interrupted else "done"
+        created = f"{self.created} jobs created, " if self.created else ""
         return (
-            f"{head}: {self.downloaded} downloaded, {self.skipped} skipped, "
+            f"{head}: {created}{self.downloaded} downloaded, {self.skipped} skipped, "
             f"{self.not_downloadable} not downloadable, {self.failed} failed; "
             f"{human_bytes(self.bytes)} in {self.elapsed_s:.1f} s "
             f"({human_bytes(self.throughput_bps)}/s)"

@@ -181,3 +181,98 @@ def unexpected_error(status: int = 500, *, retry_after_s: float | None = None) -
     """The API's only documented 5xx body; other 5xx statuses reuse it with their reason."""
     headers = {} if retry_after_s is None else {"Retry-After": f"{retry_after_s:g}"}
     return ApiError(status, "UNEXPECTED_ERROR", "Unexpected error.", headers=headers)
+
+
+def org_not_found(org_id: str) -> ApiError:
+    """A well-formed organization id that does not exist."""
+    return ApiError(404, "ORG_NOT_FOUND", f"No organization with ID {org_id} exists.", [org_id])
+
+
+def invalid_org_id(org_id: str) -> ApiError:
+    """An organization id that is not 24 hex digits."""
+    return ApiError(
+        404, "INVALID_ORG_ID", f"An invalid organization ID {org_id} was specified.", [org_id]
+    )
+
+
+def invalid_json() -> ApiError:
+    """A request body that does not parse as a JSON object."""
+    return ApiError(400, "INVALID_JSON", "Received JSON is malformed.")
+
+
+def invalid_json_attribute(name: str) -> ApiError:
+    """A body attribute of the wrong JSON type (a string where a number belongs...)."""
+    return ApiError(
+        400,
+        "INVALID_JSON_ATTRIBUTE",
+        f"Received JSON for the {name} attribute does not match expected format.",
+        [name],
+    )
+
+
+def missing_attribute(name: str) -> ApiError:
+    """A required body attribute that is absent."""
+    return ApiError(
+        400, "MISSING_ATTRIBUTE", f"The required attribute {name} was not specified.", [name]
+    )
+
+
+def invalid_attribute(name: str) -> ApiError:
+    """A body attribute the resource does not have: unknown fields are refused, not ignored."""
+    return ApiError(400, "INVALID_ATTRIBUTE", f"Invalid attribute {name} specified.", [name])
+
+
+def invalid_enum_value(value: str) -> ApiError:
+    """A resourceType or log type outside its enum."""
+    return ApiError(
+        400, "INVALID_ENUM_VALUE", f"An invalid enumeration value {value} was specified.", [value]
+    )
+
+
+def invalid_log_request_size() -> ApiError:
+    """sizeRequestedPerFileBytes that is not a positive integer."""
+    return ApiError(400, "INVALID_LOG_REQUEST_SIZE", "Log request size must be a positive number.")
+
+
+def invalid_log_request_types() -> ApiError:
+    """An empty logTypes list."""
+    return ApiError(
+        400, "INVALID_LOG_REQUEST_TYPES", "The list of requested log types must not be empty."
+    )
+
+
+def cannot_extend_expired() -> ApiError:
+    """PATCH on an EXPIRED job (403 per the Cloud Manager table)."""
+    return ApiError(
+        403,
+        "CANNOT_EXTEND_EXPIRED_JOB",
+        "Cannot extend duration of logs that have already expired.",
+    )
+
+
+def expiration_not_in_future() -> ApiError:
+    """PATCH to a date at or before the time of the request."""
+    return ApiError(
+        400,
+        "EXPIRATION_DATE_MUST_BE_IN_FUTURE",
+        "Expiration date for log collection request job must be in the future.",
+    )
+
+
+def expiration_too_distant() -> ApiError:
+    """PATCH to a date more than 6 months after the job's creation."""
+    return ApiError(
+        400,
+        "EXPIRATION_DATE_TOO_DISTANT",
+        "Expiration date for log collection request job can only be as far as 6 months "
+        "in the future.",
+    )
+
+
+def only_failed_can_restart() -> ApiError:
+    """PUT …/retry on a job that is not FAILURE (the message says FAILED, as CM's does)."""
+    return ApiError(
+        400,
+        "ONLY_FAILED_JOB_CAN_BE_RESTARTED",
+        "A log collection request job can only be restarted if it is in the FAILED state.",
+    )

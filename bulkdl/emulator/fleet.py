@@ -1,4 +1,5 @@
-"""The emulated fleet: groups, their log-collection jobs, and the API keys allowed in.
+"""The emulated fleet: groups (with their names and orgs), their log-collection jobs, and the
+API keys allowed in.
 
 Pure data, no I/O. Everything is derived from seeds so a fleet (ids, dates, sizes, archive
 bytes) is the same on every run. Archives themselves are rendered lazily by `archives.py`.
@@ -21,6 +22,17 @@ DEMO_PRIVATE_KEY: Final = "demo-private-key-0000"  # a documented fake credentia
 DEMO_BASE_TIME: Final = datetime(2019, 3, 7, 12, 21, 24, tzinfo=UTC)  # the reference's example
 
 DEFAULT_ARCHIVE_BYTES: Final = 256 * 1024
+# Readable project names for the first groups of a fleet; later ones are `project-<n>`.
+GROUP_NAMES: Final = (
+    "prod-eu-1",
+    "prod-us-2",
+    "staging-1",
+    "prod-ap-1",
+    "dev-1",
+    "qa-1",
+    "analytics-1",
+    "prod-eu-3",
+)
 EXPIRY: Final = timedelta(days=30)  # creation + 30 days, as in the reference example
 JOB_SPACING: Final = timedelta(hours=1)  # jobs of a group are this far apart, newest first
 MONGOD_PORT: Final = 27017
@@ -116,6 +128,9 @@ class EmulatedJob:
     archive_bytes: int = DEFAULT_ARCHIVE_BYTES
     user_id: str = "5c80f75fcf09a246878f67a4"
     expiration_date: datetime | None = None
+    # The request's time filter, echoed as sent (int or ISO string: §11.2 leaves the type open).
+    log_collection_from_date: int | str | None = None
+    log_collection_to_date: int | str | None = None
 
     def __post_init__(self) -> None:
         if self.status not in JOB_STATUSES:
@@ -203,7 +218,11 @@ class EmulatedJob:
             "uncompressedSizeTotalBytes": self.uncompressed_size_total_bytes,
             "userId": self.user_id,
         }
-        return doc
+        if self.log_collection_from_date is not None:
+            doc["logCollectionFromDate"] = self.log_collection_from_date
+        if self.log_collection_to_date is not None:
+            doc["logCollectionToDate"] = self.log_collection_to_date
+        return dict(sorted(doc.items()))
 
 
 def _failing_pairs(pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -222,18 +241,50 @@ def _child_status(job_status: str, index: int, total: int, failing: bool) -> str
     return job_status
 
 
+@dataclass(frozen=True, slots=True)
+class GroupInfo:
+    """What the Groups API tells about a project besides its id."""
+
+    name: str
+    org_id: str
+
+
 @dataclass
 class Fleet:
     """Everything the emulator serves, and who may see it.
 
     Group ids in `not_in_group` answer 401 NOT_IN_GROUP, those in `forbidden` 403
-    IP_ADDRESS_NOT_ON_WHITELIST; any other well-formed id missing from `groups` is 404.
+    IP_ADDRESS_NOT_ON_WHITELIST; any other well-formed id missing from `groups` is 404. Both
+    kinds are left out of the groups listings. Jobs created (or retried) for a resourceName in
+    `failing_resources` end in FAILURE instead of SUCCESS.
     """
 
     groups: dict[str, list[EmulatedJob]] = field(default_factory=dict)  # newest job first
     keys: dict[str, str] = field(default_factory=lambda: {DEMO_PUBLIC_KEY: DEMO_PRIVATE_KEY})
     not_in_group: set[str] = field(default_factory=set)
     forbidden: set[str] = field(default_factory=set)
+    group_info: dict[str, GroupInfo] = field(default_factory=dict)
+    failing_resources: set[str] = field(default_factory=set)
+
+    def info(self, group_id: str) -> GroupInfo:
+        """The group's name and org; groups put into `groups` by hand get a derived one."""
+        found = self.group_info.get(group_id)
+        if found is not None:
+            return found
+        return GroupInfo(name=f"project-{group_id[-6:]}", org_id=org_id_for(0, 0))
+
+    def visible_groups(self, org_id: str | None = None) -> list[str]:
+        """Groups the key can list (not `not_in_group`, not `forbidden`), optionally of one org."""
+        hidden = self.not_in_group | self.forbidden
+        return [
+            gid
+            for gid in self.groups
+            if gid not in hidden and (org_id is None or self.info(gid).org_id == org_id)
+        ]
+
+    def org_ids(self) -> set[str]:
+        """Every org that has a group, visible or not."""
+        return {self.info(gid).org_id for gid in self.groups}
 
     def job(self, job_id: str) -> EmulatedJob | None:
         """Find a job by id in any group (for tests and fault set-up)."""
@@ -254,10 +305,23 @@ def group_id_for(seed: int, index: int) -> str:
     return object_id(DEMO_BASE_TIME - timedelta(days=400), rng, index)
 
 
+def org_id_for(seed: int, index: int) -> str:
+    """A deterministic organization id (ObjectId) for the index-th org of a seeded fleet."""
+    rng = seeded("org", seed, index)
+    return object_id(DEMO_BASE_TIME - timedelta(days=500), rng, index)
+
+
+def group_name_for(index: int) -> str:
+    """A readable project name for the index-th group of a fleet, unique within it."""
+    return GROUP_NAMES[index] if index < len(GROUP_NAMES) else f"project-{index + 1}"
+
+
 def add_group(
     fleet: Fleet,
     group_id: str | None = None,
     *,
+    name: str | None = None,
+    org_id: str | None = None,
     n_jobs: int = 6,
     statuses: Sequence[str] = JOB_STATUSES,
     archive_bytes: int = DEFAULT_ARCHIVE_BYTES,
@@ -269,11 +333,17 @@ def add_group(
 ) -> str:
     """Add a group of `n_jobs` jobs whose statuses cycle through `statuses`; return its id.
 
+    `name` defaults to `group_name_for` its position, `org_id` to the seed's first org.
     Cheap even for thousands of jobs: archives are only rendered when downloaded.
     """
-    gid = group_id if group_id is not None else group_id_for(seed, len(fleet.groups))
+    index = len(fleet.groups)
+    gid = group_id if group_id is not None else group_id_for(seed, index)
     if gid in fleet.groups:
         raise ValueError(f"group {gid} already exists")
+    fleet.group_info[gid] = GroupInfo(
+        name=name if name is not None else group_name_for(index),
+        org_id=org_id if org_id is not None else org_id_for(seed, 0),
+    )
     rng = seeded("jobs", seed, gid)
     short = gid[8:14]  # the seeded part of the ObjectId
     name = resource_name or f"rs-{short}"
@@ -304,9 +374,21 @@ def demo_fleet(
     jobs_per_group: int = 6,
     archive_bytes: int = DEFAULT_ARCHIVE_BYTES,
     seed: int = 0,
+    orgs: int = 1,
 ) -> Fleet:
-    """A small fleet where every group has a job in every status, for demos and tests."""
+    """A small fleet where every group has a job in every status, for demos and tests.
+
+    Groups are dealt round-robin into `orgs` organizations (all in one by default).
+    """
+    if orgs < 1:
+        raise ValueError(f"orgs must be >= 1, got {orgs}")
     fleet = Fleet()
-    for _ in range(groups):
-        add_group(fleet, n_jobs=jobs_per_group, archive_bytes=archive_bytes, seed=seed)
+    for i in range(groups):
+        add_group(
+            fleet,
+            n_jobs=jobs_per_group,
+            archive_bytes=archive_bytes,
+            seed=seed,
+            org_id=org_id_for(seed, i % orgs),
+        )
     return fleet

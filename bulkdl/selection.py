@@ -1,0 +1,171 @@
+"""Which groups and jobs a command acts on, and what it would send (pure: no I/O).
+
+Filters for jobs (`--job`, `--status`, `--since`, `--resource-name`) and groups
+(`--group-name GLOB`), the body of a log-collection request (`bulkdl collect`), and the new
+expiration date of `bulkdl extend`, checked against the API's six-month rule before sending.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from bulkdl.errors import ConfigError
+from bulkdl.models import GroupInfo, Job, JobStatus
+
+LOG_TYPES: Final = ("AUTOMATION_AGENT", "BACKUP_AGENT", "MONITORING_AGENT", "MONGODB", "FTDC")
+# The current Cloud/Ops Manager docs spell it REPLICASET; older ones REPLICA_SET; mongocli
+# sends lowercase. We send the current docs' uppercase and accept every spelling from users.
+RESOURCE_TYPES: Final = {
+    "cluster": "CLUSTER",
+    "process": "PROCESS",
+    "replicaset": "REPLICASET",
+    "replica_set": "REPLICASET",
+}
+DEFAULT_SIZE_PER_FILE: Final = 10_000_000  # the documented example's value
+MAX_EXTENSION: Final = 6  # months after creation, per the API docs
+
+_RELATIVE: Final = re.compile(r"(\d+)\s*([mhd])")
+_UNITS: Final = {"m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True, slots=True)
+class JobFilter:
+    """Jobs to act on; an empty field means "no restriction"."""
+
+    job_ids: frozenset[str] = frozenset()
+    statuses: frozenset[JobStatus] = frozenset()
+    since: datetime | None = None
+    resource_name: str | None = None  # a glob, matched against resourceName
+
+    def matches(self, job: Job) -> bool:
+        if self.job_ids and job.id not in self.job_ids:
+            return False
+        if self.statuses and job.status not in self.statuses:
+            return False
+        if self.resource_name is not None and not fnmatch.fnmatchcase(
+            job.resource_name or "", self.resource_name
+        ):
+            return False
+        if self.since is not None:
+            created = parse_api_date(job.creation_date)
+            if created is None or created < self.since:
+                return False
+        return True
+
+
+def parse_statuses(raw: Iterable[str]) -> frozenset[JobStatus]:
+    """`--status success,FAILURE` -> statuses; an unknown one is a ConfigError naming it."""
+    statuses = set()
+    for part in (p.strip() for item in raw for p in item.split(",")):
+        if not part:
+            continue
+        status = JobStatus.parse(part.upper())
+        if status is JobStatus.UNKNOWN:
+            known = ", ".join(s.value for s in JobStatus if s is not JobStatus.UNKNOWN)
+            raise ConfigError(f"--status: unknown job status {part!r}", hint=f"one of {known}")
+        statuses.add(status)
+    return frozenset(statuses)
+
+
+def parse_since(raw: str, now: datetime) -> datetime:
+    """`--since 2026-11-25`, `2026-11-25T08:00Z`, or relative `90m` / `12h` / `7d` (UTC)."""
+    text = raw.strip()
+    if m := _RELATIVE.fullmatch(text):
+        return now - timedelta(seconds=int(m[1]) * _UNITS[m[2]])
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(
+            f"--since: cannot read {raw!r} as a date",
+            hint="use an ISO date (2026-11-25, 2026-11-25T08:00Z) or 90m / 12h / 7d",
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def parse_api_date(raw: str | None) -> datetime | None:
+    """The API's `2019-03-07T12:21:24Z` as an aware datetime; None if absent or odd."""
+    if not raw:
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def format_api_date(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def select_groups(groups: Iterable[GroupInfo], name_glob: str | None) -> list[GroupInfo]:
+    """Groups whose name matches the glob (case-sensitive, as fnmatch), in the API's order."""
+    return [g for g in groups if name_glob is None or fnmatch.fnmatchcase(g.name, name_glob)]
+
+
+def collect_request(
+    *,
+    resource_type: str,
+    resource_name: str,
+    log_types: Iterable[str],
+    size_per_file: int = DEFAULT_SIZE_PER_FILE,
+    redacted: bool = True,
+) -> dict[str, Any]:
+    """The POST body for one log-collection job, validated as the API would."""
+    wire_type = RESOURCE_TYPES.get(resource_type.strip().lower())
+    if wire_type is None:
+        raise ConfigError(
+            f"--resource-type: {resource_type!r} is not cluster, replicaset or process"
+        )
+    if not resource_name.strip():
+        raise ConfigError("--resource-name must not be empty")
+    types = [t.strip().upper() for t in log_types if t.strip()]
+    if not types:
+        raise ConfigError("--log-types: name at least one", hint=", ".join(LOG_TYPES))
+    for t in types:
+        if t not in LOG_TYPES:
+            raise ConfigError(f"--log-types: unknown log type {t!r}", hint=", ".join(LOG_TYPES))
+    if size_per_file < 1:
+        raise ConfigError(
+            f"--size-per-file must be a positive number of bytes, got {size_per_file}"
+        )
+    return {
+        "logTypes": list(dict.fromkeys(types)),
+        "redacted": redacted,
+        "resourceName": resource_name.strip(),
+        "resourceType": wire_type,
+        "sizeRequestedPerFileBytes": size_per_file,
+    }
+
+
+def add_months(when: datetime, months: int) -> datetime:
+    """Calendar months later, clamped to the month's last day (31 Aug + 6 -> 28/29 Feb)."""
+    month0 = when.month - 1 + months
+    year, month = when.year + month0 // 12, month0 % 12 + 1
+    for day in (when.day, 30, 29, 28):
+        try:
+            return when.replace(year=year, month=month, day=day)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def new_expiration(job: Job, days: int, now: datetime) -> datetime:
+    """now + days, refused (ConfigError naming the job) past creation + 6 months or if expired."""
+    if days < 1:
+        raise ConfigError(f"--days must be at least 1, got {days}")
+    if job.status is JobStatus.EXPIRED:
+        raise ConfigError(f"job {job.id} has expired: it cannot be extended")
+    target = now + timedelta(days=days)
+    created = parse_api_date(job.creation_date)
+    if created is not None and target > add_months(created, MAX_EXTENSION):
+        latest = add_months(created, MAX_EXTENSION)
+        raise ConfigError(
+            f"job {job.id}: {format_api_date(target)} is more than 6 months after its creation "
+            f"({job.creation_date}); the latest allowed is {format_api_date(latest)}"
+        )
+    return target
