@@ -1,136 +1,55 @@
 """The command line: options -> Settings -> a run -> summary and exit status. No logic of its own.
 
-Expected errors (BulkdlError) print one line and a hint on stderr and exit with their status;
-anything else is a bug, shown as one line unless --debug asks for the traceback.
+`download`, `verify`, `demo` and `emulate` live here; the fleet commands (`groups`, `list`,
+`collect`, `extend`, `retry`) in cli_fleet, registered on the same app.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import anyio
 import typer
-from rich.console import Console
 
-from bulkdl.config import Overrides, Secret, Settings, env_snapshot, load_settings
-from bulkdl.errors import BulkdlError, ExitStatus
-from bulkdl.models import group_id
-from bulkdl.progress import PlainReporter, Reporter, RichReporter
-from bulkdl.runner import Run, RunResult
-from bulkdl.summary import RunSummary
-
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_show_locals=False,  # locals hold the API key
-    help="Pull MongoDB Cloud Manager / Ops Manager log-collection archives from a whole fleet.",
+from bulkdl.cli_common import (
+    AllGroupsOpt,
+    BaseUrlOpt,
+    ConcurrencyOpt,
+    ConfigOpt,
+    DebugOpt,
+    DryRunOpt,
+    ExtractOpt,
+    GroupNameOpt,
+    GroupOpt,
+    InsecureOpt,
+    JobOpt,
+    JsonOpt,
+    OrgOpt,
+    OutOpt,
+    QuietOpt,
+    ResourceNameOpt,
+    SinceOpt,
+    StallOpt,
+    StatusOpt,
+    TimeoutOpt,
+    VerifyOpt,
+    WaitOpt,
+    app,
+    err_console,
+    finish,
+    guarded,
+    job_filter,
+    load,
+    make_reporter,
+    run_and_exit,
 )
-
-T = TypeVar("T")
-
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option("--config", help="TOML config file (default: ./bulkdl.toml when present)."),
-]
-OutOpt = Annotated[Path | None, typer.Option("--out", help="Output directory.")]
-ConcurrencyOpt = Annotated[
-    int | None, typer.Option("--concurrency", help="Archives streaming at once.")
-]
-GroupOpt = Annotated[
-    list[str] | None,
-    typer.Option("--group", help="Group (project) id; repeatable; replaces the config's list."),
-]
-BaseUrlOpt = Annotated[str | None, typer.Option("--base-url", help="Cloud/Ops Manager URL.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")]
-DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of unexpected errors.")]
-VerifyOpt = Annotated[
-    bool, typer.Option("--verify", help="Read each archive through gzip+tar before keeping it.")
-]
-StallOpt = Annotated[
-    float | None,
-    typer.Option("--stall-timeout", help="Abort a response that sends nothing for this long (s)."),
-]
-InsecureOpt = Annotated[
-    bool, typer.Option("--insecure", help="Do not verify TLS certificates (not recommended).")
-]
-
-
-def _err_console() -> Console:
-    return Console(stderr=True, highlight=False)
-
-
-def _reporter(console: Console, quiet: bool) -> Reporter:
-    if console.is_terminal:
-        return RichReporter(console, quiet=quiet)
-    return PlainReporter(console, quiet=quiet)
-
-
-def _guarded(console: Console, debug: bool, fn: Callable[[], Awaitable[T]]) -> T:
-    """Run `fn` on the event loop; turn expected errors into one line and an exit status."""
-    try:
-        return anyio.run(fn, backend="asyncio")
-    except BulkdlError as exc:
-        if debug:
-            raise
-        console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        if exc.hint:
-            console.print(f"hint: {exc.hint}", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(ExitStatus.CANNOT_START) from None
-    except KeyboardInterrupt:
-        console.print("interrupted")
-        raise typer.Exit(ExitStatus.INTERRUPTED) from None
-    except Exception as exc:
-        if debug:
-            raise
-        console.print(
-            f"internal error: {exc.__class__.__name__}: {exc} (run with --debug for details)",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
-        )
-        raise typer.Exit(ExitStatus.FAILED) from None
-
-
-def _finish(
-    console: Console,
-    reporter: Reporter,
-    main: Callable[[], Awaitable[RunResult]],
-    *,
-    quiet: bool,
-    as_json: bool,
-    debug: bool,
-) -> RunSummary:
-    """Run `main`, then print the failures, the summary line and (--json) the JSON summary."""
-    try:
-        result = _guarded(console, debug, main)
-    finally:
-        reporter.close()
-    summary = result.summary
-    for line in summary.failures:
-        console.print(f"failed: {line}", markup=False, highlight=False, soft_wrap=True)
-    if not quiet or summary.exit_status is not ExitStatus.OK:
-        console.print(summary.line(), markup=False, highlight=False, soft_wrap=True)
-    if as_json:
-        sys.stdout.write(json.dumps(summary.to_json()) + "\n")
-    return summary
-
-
-def _load(config: Path | None, overrides: Overrides, debug: bool) -> Settings:
-    try:
-        return load_settings(config, env_snapshot(), overrides)
-    except BulkdlError as exc:
-        if debug:
-            raise
-        console = _err_console()
-        console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        if exc.hint:
-            console.print(f"hint: {exc.hint}", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(ExitStatus.CANNOT_START) from None
+from bulkdl.config import Overrides, Secret, Settings
+from bulkdl.errors import ExitStatus
+from bulkdl.models import group_id
+from bulkdl.runner import Run, RunOptions, RunResult
 
 
 @app.command()
@@ -139,6 +58,17 @@ def download(
     out: OutOpt = None,
     concurrency: ConcurrencyOpt = None,
     group: GroupOpt = None,
+    all_groups: AllGroupsOpt = False,
+    org: OrgOpt = None,
+    group_name: GroupNameOpt = None,
+    job: JobOpt = None,
+    status: StatusOpt = None,
+    since: SinceOpt = None,
+    resource_name: ResourceNameOpt = None,
+    wait: WaitOpt = False,
+    timeout: TimeoutOpt = 3600.0,
+    dry_run: DryRunOpt = False,
+    extract: ExtractOpt = False,
     base_url: BaseUrlOpt = None,
     verify: VerifyOpt = False,
     stall_timeout: StallOpt = None,
@@ -155,19 +85,20 @@ def download(
         base_url=base_url,
         insecure=insecure,
         stall_timeout_s=stall_timeout,
-        verify=verify,
+        verify=verify or extract,  # extract only what has been read through to its end
+        all_groups=all_groups,
+        org=org,
+        group_name=group_name,
     )
-    settings = _load(config, overrides, debug)
-    console = _err_console()
-    reporter = _reporter(console, quiet)
-    if settings.insecure:
-        reporter.warn("--insecure: TLS certificates are not verified")
-
-    async def main() -> RunResult:
-        return await Run(settings, reporter).execute(handle_signals=True)
-
-    summary = _finish(console, reporter, main, quiet=quiet, as_json=as_json, debug=debug)
-    raise typer.Exit(summary.exit_status)
+    settings = load(config, overrides, debug)
+    options = RunOptions(
+        filter=job_filter(job, status, since, resource_name, debug),
+        wait=wait,
+        timeout_s=timeout,
+        dry_run=dry_run,
+        extract=extract,
+    )
+    run_and_exit(settings, options, quiet=quiet, as_json=as_json, debug=debug)
 
 
 @app.command("verify")
@@ -179,12 +110,12 @@ def verify_command(
     """Check a finished pull against its manifest: size, sha256, gzip+tar to the end."""
     from bulkdl.verify import Checked, verify_pull
 
-    console = _err_console()
+    console = err_console()
 
     async def main() -> list[Checked]:
         return await verify_pull(out)
 
-    checked = _guarded(console, False, main)
+    checked = guarded(console, False, main)
     bad = [c for c in checked if c.problem is not None]
     for c in bad:
         console.print(f"bad: {c.path}: {c.problem}", markup=False, highlight=False, soft_wrap=True)
@@ -222,7 +153,7 @@ def emulate(
     from bulkdl.emulator import DEMO_PRIVATE_KEY, DEMO_PUBLIC_KEY, demo_fleet, serve
 
     fleet = demo_fleet(groups=groups, jobs_per_group=jobs, archive_bytes=archive_kib * 1024)
-    console = _err_console()
+    console = err_console()
 
     async def main() -> None:
         async with serve(fleet, port=port) as emu:
@@ -242,7 +173,7 @@ def emulate(
             await anyio.sleep_forever()
 
     try:
-        _guarded(console, False, main)
+        guarded(console, False, main)
     except typer.Exit as stop:
         if stop.exit_code != ExitStatus.INTERRUPTED:
             raise
@@ -262,8 +193,8 @@ def demo(
     from bulkdl.emulator import DEMO_PRIVATE_KEY, DEMO_PUBLIC_KEY, demo_fleet, serve
 
     fleet = demo_fleet()
-    console = _err_console()
-    reporter = _reporter(console, quiet)
+    console = err_console()
+    reporter = make_reporter(console, quiet)
 
     async def main() -> RunResult:
         async with serve(fleet) as emu:
@@ -284,7 +215,7 @@ def demo(
             )
             return await Run(settings, reporter).execute(handle_signals=True)
 
-    summary = _finish(console, reporter, main, quiet=quiet, as_json=as_json, debug=False)
+    summary = finish(console, reporter, main, quiet=quiet, as_json=as_json, debug=False)
     if not quiet:
         console.print(
             f"archives: {out}/<groupId>/<jobId>.tar.gz; manifest: {out}/manifest.jsonl",
@@ -292,3 +223,7 @@ def demo(
             highlight=False,
         )
     raise typer.Exit(summary.exit_status)
+
+
+
+__all__ = ["app"]

@@ -164,7 +164,11 @@ def _check_keys(path: Path, doc: dict[str, Any]) -> None:
 
 
 def load_settings(
-    config_path: Path | None, env: Mapping[str, str], overrides: Overrides
+    config_path: Path | None,
+    env: Mapping[str, str],
+    overrides: Overrides,
+    *,
+    need_out_dir: bool = True,
 ) -> Settings:
     """Combine file, environment and flags into Settings, or raise ConfigError."""
     if config_path is None and DEFAULT_CONFIG.is_file():
@@ -203,7 +207,7 @@ def load_settings(
             groups.append(gid)
 
     out = overrides.out_dir or (_resolve(base_dir, doc["out_dir"]) if "out_dir" in doc else None)
-    if out is None:
+    if out is None and need_out_dir:
         raise ConfigError("no output directory", hint="pass --out DIR or set out_dir")
 
     ca_file = _resolve(base_dir, doc["ca_file"]) if "ca_file" in doc else None
@@ -212,7 +216,7 @@ def load_settings(
         public_key=str(public_key),
         private_key=private_key,
         groups=tuple(groups),
-        out_dir=out,
+        out_dir=out or Path.cwd(),  # commands that write nothing have no use for it
         concurrency=(
             overrides.concurrency
             if overrides.concurrency is not None

@@ -22,7 +22,7 @@ def main() -> None:
     """Console-script entry point (`bulkdl`)."""
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        from bulkdl.cli import app
+        from bulkdl.cli import app  # importing cli registers every command
 
         app()
     except KeyboardInterrupt:

@@ -28,7 +28,7 @@ from bulkdl.pacing import GroupPacer, RequestBudget, retrying
 from bulkdl.planner import DownloadTarget, NotDownloadable, Recorded, plan_group, plan_job
 from bulkdl.progress import Reporter
 from bulkdl.scheduler import GroupQueue
-from bulkdl.selection import JobFilter, select_groups
+from bulkdl.selection import JobFilter, choose_groups
 from bulkdl.sink import (
     PartProgress,
     Written,
@@ -166,23 +166,10 @@ class Run:
         if not s.discover:
             return list(s.groups)
         try:
-            found, _ = await retrying(
-                lambda _attempt: client.list_groups(s.org),
-                group="",
-                policy=self._policy,
-                pacer=self._pacer,
-                give_up=lambda exc: isinstance(exc, NetworkError) and not client.reached,
-            )
+            found = await self._api(client, GroupId(""), lambda: client.list_groups(s.org))
+            chosen = choose_groups(s, found)
         except BulkdlError as exc:
             self._abort(exc)
-            return []
-        chosen = [g.id for g in select_groups(found, s.group_name)]
-        if s.groups:  # --group together with discovery: only those, if the key sees them
-            chosen = [g for g in chosen if g in s.groups]
-        if not chosen:
-            where = f" in org {s.org}" if s.org else ""
-            named = f" named {s.group_name!r}" if s.group_name else ""
-            self._abort(ConfigError(f"no groups{named}{where} are visible to this API key"))
             return []
         self.reporter.note(f"{len(chosen)} groups selected")
         return chosen

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+from bulkdl.config import Settings
 from bulkdl.errors import ConfigError
-from bulkdl.models import GroupInfo, Job, JobStatus
+from bulkdl.models import GroupId, GroupInfo, Job, JobStatus
 
 LOG_TYPES: Final = ("AUTOMATION_AGENT", "BACKUP_AGENT", "MONITORING_AGENT", "MONGODB", "FTDC")
 # The current Cloud/Ops Manager docs spell it REPLICASET; older ones REPLICA_SET; mongocli
@@ -105,6 +106,18 @@ def format_api_date(when: datetime) -> str:
 def select_groups(groups: Iterable[GroupInfo], name_glob: str | None) -> list[GroupInfo]:
     """Groups whose name matches the glob (case-sensitive, as fnmatch), in the API's order."""
     return [g for g in groups if name_glob is None or fnmatch.fnmatchcase(g.name, name_glob)]
+
+
+def choose_groups(settings: Settings, found: Iterable[GroupInfo]) -> list[GroupId]:
+    """The discovered groups a command acts on: name glob, then --group if also given."""
+    chosen = [g.id for g in select_groups(found, settings.group_name)]
+    if settings.groups:  # --group together with discovery: only those, if the key sees them
+        chosen = [g for g in chosen if g in settings.groups]
+    if not chosen:
+        where = f" in org {settings.org}" if settings.org else ""
+        named = f" named {settings.group_name!r}" if settings.group_name else ""
+        raise ConfigError(f"no groups{named}{where} are visible to this API key")
+    return chosen
 
 
 def collect_request(

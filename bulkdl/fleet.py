@@ -1,0 +1,185 @@
+"""Fleet-wide API operations that download nothing: groups, list, extend, retry.
+
+Each opens one client, resolves the groups (configured, or discovered), and runs one call per
+group or job with bounded concurrency and the same retry policy and request budget as a
+download. Expected failures are returned per group or job, never raised past the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+import anyio
+
+from bulkdl.api import CloudManagerClient, is_fatal
+from bulkdl.config import Settings
+from bulkdl.errors import BulkdlError, ConfigError, NetworkError
+from bulkdl.models import GroupId, GroupInfo, Job, JobStatus
+from bulkdl.pacing import GroupPacer, RequestBudget, retrying
+from bulkdl.selection import (
+    JobFilter,
+    choose_groups,
+    format_api_date,
+    new_expiration,
+    select_groups,
+)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One extend/retry decision and what became of it."""
+
+    group_id: str
+    job_id: str | None
+    what: str  # e.g. "extend to 2026-12-25T10:00:00Z", "retry"
+    done: bool  # sent and accepted (False on a dry run or an error)
+    error: str | None = None
+
+
+class Fleet:
+    """A client plus the retry machinery, for one command."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.client = CloudManagerClient(
+            settings,
+            max_connections=settings.list_concurrency,
+            budget=RequestBudget(settings.requests_per_minute),
+        )
+        self._pacer = GroupPacer()
+        self._policy = settings.retry_policy()
+        self.limiter = anyio.CapacityLimiter(settings.list_concurrency)
+
+    async def call(self, group: str, operation: Callable[[], Awaitable[T]]) -> T:
+        """One API call, retried; a rejected key or an unreachable server is raised as is."""
+        async with self.limiter:
+            result, _ = await retrying(
+                lambda _attempt: operation(),
+                group=group,
+                policy=self._policy,
+                pacer=self._pacer,
+                give_up=lambda exc: isinstance(exc, NetworkError) and not self.client.reached,
+            )
+        return result
+
+    def fatal(self, exc: BulkdlError) -> bool:
+        return is_fatal(exc) or (isinstance(exc, NetworkError) and not self.client.reached)
+
+    async def groups(self) -> list[GroupInfo]:
+        """Every group the key can see (or the org's), narrowed by the name glob."""
+        found = await self.call("", lambda: self.client.list_groups(self.settings.org))
+        return select_groups(found, self.settings.group_name)
+
+    async def resolve_groups(self) -> list[GroupId]:
+        """The configured groups, or the discovered ones; ConfigError when none remain."""
+        if not self.settings.discover:
+            return list(self.settings.groups)
+        found = await self.call("", lambda: self.client.list_groups(self.settings.org))
+        return choose_groups(self.settings, found)
+
+    async def jobs(self, job_filter: JobFilter) -> tuple[list[Job], list[str]]:
+        """Every matching job of every group, and one line per group that could not be listed."""
+        groups = await self.resolve_groups()
+        found: dict[str, list[Job]] = {}
+        failures: list[str] = []
+        fatal: list[BulkdlError] = []
+
+        async def one(group: GroupId) -> None:
+            try:
+                jobs = await self.call(group, lambda: self.client.list_jobs(group))
+            except BulkdlError as exc:
+                if self.fatal(exc):
+                    fatal.append(exc)
+                    tg.cancel_scope.cancel()
+                else:
+                    failures.append(str(exc))
+                return
+            found[group] = [j for j in jobs if job_filter.matches(j)]
+
+        async with anyio.create_task_group() as tg:
+            for group in groups:
+                tg.start_soon(one, group)
+        if fatal:
+            raise fatal[0]
+        return [j for g in groups for j in found.get(g, [])], failures
+
+    async def act(
+        self,
+        jobs: list[Job],
+        decide: Callable[[Job], str | None],
+        send: Callable[[Job], Awaitable[None]],
+        *,
+        dry_run: bool,
+    ) -> list[Action]:
+        """For each job: `decide` names the action (None: not applicable), then `send` it."""
+        actions: list[Action] = []
+        fatal: list[BulkdlError] = []
+
+        async def one(job: Job) -> None:
+            try:
+                what = decide(job)
+            except ConfigError as exc:
+                actions.append(Action(job.group_id, job.id, "refused", False, str(exc)))
+                return
+            if what is None:
+                return
+            if dry_run:
+                actions.append(Action(job.group_id, job.id, what, False))
+                return
+            try:
+                await self.call(job.group_id, lambda: send(job))
+            except BulkdlError as exc:
+                if self.fatal(exc):
+                    fatal.append(exc)
+                    tg.cancel_scope.cancel()
+                    return
+                actions.append(Action(job.group_id, job.id, what, False, str(exc)))
+                return
+            actions.append(Action(job.group_id, job.id, what, True))
+
+        async with anyio.create_task_group() as tg:
+            for job in jobs:
+                tg.start_soon(one, job)
+        if fatal:
+            raise fatal[0]
+        order: dict[tuple[str, str], int] = {(j.group_id, j.id): n for n, j in enumerate(jobs)}
+        return sorted(actions, key=lambda a: order.get((a.group_id, a.job_id or ""), 0))
+
+
+async def extend_jobs(
+    fleet: Fleet, job_filter: JobFilter, days: int, now: datetime, *, dry_run: bool
+) -> tuple[list[Action], list[str]]:
+    """PATCH expirationDate = now + days on every selected job that has not expired."""
+    jobs, failures = await fleet.jobs(job_filter)
+
+    def decide(job: Job) -> str | None:
+        if job.status is JobStatus.EXPIRED:
+            return None
+        return f"extend to {format_api_date(new_expiration(job, days, now))}"
+
+    async def send(job: Job) -> None:
+        await fleet.client.extend_job(
+            job.group_id, job.id, format_api_date(new_expiration(job, days, now))
+        )
+
+    return await fleet.act(jobs, decide, send, dry_run=dry_run), failures
+
+
+async def retry_jobs(
+    fleet: Fleet, job_filter: JobFilter, *, dry_run: bool
+) -> tuple[list[Action], list[str]]:
+    """PUT .../retry on every selected FAILURE job."""
+    jobs, failures = await fleet.jobs(job_filter)
+
+    def decide(job: Job) -> str | None:
+        return "retry" if job.status is JobStatus.FAILURE else None
+
+    async def send(job: Job) -> None:
+        await fleet.client.retry_job(job.group_id, job.id)
+
+    return await fleet.act(jobs, decide, send, dry_run=dry_run), failures
