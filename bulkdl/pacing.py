@@ -86,7 +86,11 @@ class RequestBudget:
         """Wait for room in the group's window, then take one slot."""
         while (wait := self.delay(group)) > 0:  # noqa: ASYNC110 -- waiting on time, not an event
             await anyio.sleep(wait)
-        self._sent[group].append(self._clock())
+        self.record(group)
+
+    def record(self, group: str) -> None:
+        """Count one call of the group as sent now."""
+        self._sent.setdefault(group, deque()).append(self._clock())
 
 
 async def retrying(
