@@ -1,9 +1,14 @@
-"""The aiohttp application: Cloud Manager's log-collection read API behind digest auth.
+"""The aiohttp application: Cloud Manager's log-collection API behind digest auth.
 
 Order on every request, as the real API: digest auth, then the group's rate limit (if set),
 then group access, then the resource. A download is resolved (job, state, archive, range) before
 anything is sent, then streamed in `chunk_size` pieces with an optional pause between them so
 tests can make downloads overlap.
+
+The rate limit counts per group; the group listings, which name no group, count under the
+pseudo-keys "groups" (GET /groups) and "org:<ORG-ID>" (GET /orgs/{ORG-ID}/groups). Every
+request first settles the collections due by now (`lifecycle.py`), so each answer sees the
+job statuses of its moment.
 
 Injected faults (`faults.py`) are taken where a listing or download is counted, one per request:
 5xx/429/HTML/stale-nonce faults answer before the group or job is looked up, the others spoil the
@@ -14,13 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import re
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final
-from urllib.parse import urlencode
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Final
 
 from aiohttp import hdrs, web
+from aiohttp.web_urldispatcher import UrlMappingMatchInfo
 
 from bulkdl.emulator import errors, inject
 from bulkdl.emulator.archives import corrupt_archive
@@ -34,20 +39,22 @@ from bulkdl.emulator.digest import (
 )
 from bulkdl.emulator.faults import CorruptGzip, FaultKind
 from bulkdl.emulator.fleet import EmulatedJob, Fleet
+from bulkdl.emulator.groups import list_groups, list_org_groups
+from bulkdl.emulator.lookup import find_job, group_jobs
+from bulkdl.emulator.paging import paged_doc
 from bulkdl.emulator.ranges import Unsatisfiable, byte_window
-from bulkdl.emulator.state import EmulatorState
+from bulkdl.emulator.responses import JSON_HEADERS, entity, flag, json_bytes, json_response, origin
+from bulkdl.emulator.state import (
+    DEFAULT_COLLECT_DURATION_S,
+    CollectDuration,
+    EmulatorState,
+    utc_now,
+)
+from bulkdl.emulator.state import STATE_KEY as STATE_KEY
+from bulkdl.emulator.workflow import create_job, delete_job, extend_job, retry_job
 
 API_PREFIX: Final = "/api/public/v1.0"
-DEFAULT_ITEMS_PER_PAGE: Final = 100
-MAX_ITEMS_PER_PAGE: Final = 500
-STATE_KEY: Final = web.AppKey("bulkdl_emulator_state", EmulatorState)
-
-_OBJECT_ID: Final = re.compile(r"[0-9a-fA-F]{24}")
-_JSON_HEADERS: Final = {
-    "Vary": "Accept-Encoding",
-    "Strict-Transport-Security": "max-age=300",
-    hdrs.CONTENT_TYPE: "application/json",
-}
+GROUPS_RATE_KEY: Final = "groups"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -63,8 +70,15 @@ def build_app(
     nonce_ttl_s: float = DEFAULT_NONCE_TTL_S,
     chunk_size: int = 64 * 1024,
     chunk_delay_s: float = 0.0,
+    collect_duration_s: CollectDuration = DEFAULT_COLLECT_DURATION_S,
+    clock: Callable[[], float] = time.monotonic,
+    wall_clock: Callable[[], datetime] = utc_now,
 ) -> web.Application:
-    """An app serving `fleet`; `chunk_delay_s` slows archive bodies down on purpose."""
+    """An app serving `fleet`; `chunk_delay_s` slows archive bodies down on purpose.
+
+    Created and retried jobs collect for `collect_duration_s` seconds of `clock` (a number, or
+    a function of the job); `wall_clock` dates created jobs and judges PATCH dates.
+    """
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     if nonce_ttl_s <= 0:
@@ -75,11 +89,26 @@ def build_app(
         nonces=NonceStore(nonce_ttl_s),
         chunk_size=chunk_size,
         chunk_delay_s=chunk_delay_s,
+        collect_duration_s=collect_duration_s,
+        clock=clock,
+        wall_clock=wall_clock,
     )
     jobs = f"{API_PREFIX}/groups/{{gid}}/logCollectionJobs"
-    app.router.add_route("GET", jobs, list_jobs, name="list")
-    app.router.add_route("GET", f"{jobs}/{{jid}}", get_job, name="job")
-    app.router.add_route("GET", f"{jobs}/{{jid}}/download", download, name="download")
+    job = f"{jobs}/{{jid}}"
+    # One resource per (path, method), so each route's name is its `requests_by_kind`.
+    routes: list[tuple[str, str, Handler, str]] = [
+        ("GET", f"{API_PREFIX}/groups", list_groups, "groups"),
+        ("GET", f"{API_PREFIX}/orgs/{{oid}}/groups", list_org_groups, "org_groups"),
+        ("GET", jobs, list_jobs, "list"),
+        ("POST", jobs, create_job, "create"),
+        ("GET", job, get_job, "job"),
+        ("PATCH", job, extend_job, "patch"),
+        ("DELETE", job, delete_job, "delete"),
+        ("GET", f"{job}/download", download, "download"),
+        ("PUT", f"{job}/retry", retry_job, "retry"),
+    ]
+    for method, path, handler, name in routes:
+        app.router.add_route(method, path, handler, name=name)
     app.on_shutdown.append(_cut_streams)
     return app
 
@@ -119,8 +148,9 @@ async def _authenticated(
         raise state.challenge(stale=verdict is Verdict.STALE)
     match_info = request.match_info
     state.counters.requests_by_kind[match_info.route.name or "unknown"] += 1
-    gid = match_info.get("gid")
-    if gid is not None and state.rate_limit is not None and not state.rate_limit.admit(gid):
+    state.settle()
+    key = rate_key(match_info)
+    if key is not None and state.rate_limit is not None and not state.rate_limit.admit(key):
         state.counters.rate_limited += 1
         limit = state.rate_limit
         raise errors.rate_limited(request.path, limit.limit, limit.minutes)
@@ -131,6 +161,16 @@ async def _authenticated(
     return await handler(request)
 
 
+def rate_key(match_info: UrlMappingMatchInfo) -> str | None:
+    """What a request counts under in `set_rate_limit`: its group, a listing's pseudo-key, or
+    nothing (paths that do not exist)."""
+    if (gid := match_info.get("gid")) is not None:
+        return gid
+    if (oid := match_info.get("oid")) is not None:
+        return f"org:{oid}"
+    return GROUPS_RATE_KEY if match_info.route.name == "groups" else None
+
+
 async def list_jobs(request: web.Request) -> web.StreamResponse:
     """GET …/logCollectionJobs: one page of the group's jobs, newest first, with links."""
     state = request.app[STATE_KEY]
@@ -139,40 +179,24 @@ async def list_jobs(request: web.Request) -> web.StreamResponse:
     fault = state.listing_faults.take(gid)  # this request is the group's next attempt
     if (answer := inject.answer_instead(request, state, fault)) is not None:
         return answer
-    jobs = _group_jobs(request, state.fleet, gid)
-    page = _positive_int(request.query, "pageNum", 1, None)
-    per_page = _positive_int(
-        request.query, "itemsPerPage", DEFAULT_ITEMS_PER_PAGE, MAX_ITEMS_PER_PAGE
-    )
-    verbose = _flag(request.query, "verbose")
-    start = (page - 1) * per_page
-    origin = _origin(request)
-    doc: dict[str, Any] = {
-        "links": page_links(request, page, per_page, len(jobs)),
-        "results": [job.to_api(origin, verbose) for job in jobs[start : start + per_page]],
-    }
-    if request.query.get("includeCount", "true").lower() != "false":
-        doc["totalCount"] = len(jobs)
-    if _flag(request.query, "envelope"):
-        doc["status"] = 200
+    jobs = group_jobs(request, state.fleet, gid)
+    base, verbose = origin(request), flag(request.query, "verbose")
+    doc = paged_doc(request, jobs, lambda job: job.to_api(base, verbose))
     inject.break_listing(state, doc, fault)
-    body = inject.break_json(state, _json_bytes(request, doc), fault)
+    body = inject.break_json(state, json_bytes(request, doc), fault)
     if not isinstance(fault, BODY_FAULTS):
-        return _json_response(body)
-    response = web.StreamResponse(headers=_JSON_HEADERS)
+        return json_response(body)
+    response = web.StreamResponse(headers=JSON_HEADERS)
     with tracked(state), contextlib.suppress(ConnectionResetError):
         await send_body(request, response, state, memoryview(body), fault)
     return response
 
 
 async def get_job(request: web.Request) -> web.Response:
-    """GET …/logCollectionJobs/{jid}: one job."""
+    """GET …/logCollectionJobs/{jid}: one job, in its status as of now."""
     state = request.app[STATE_KEY]
-    job = _find_job(request, state.fleet)
-    doc = job.to_api(_origin(request), _flag(request.query, "verbose"))
-    if _flag(request.query, "envelope"):
-        doc = {"content": doc, "status": 200}
-    return _json_response(_json_bytes(request, doc))
+    job = find_job(request, state.fleet)
+    return entity(request, job.to_api(origin(request), flag(request.query, "verbose")))
 
 
 async def download(request: web.Request) -> web.StreamResponse:
@@ -183,7 +207,7 @@ async def download(request: web.Request) -> web.StreamResponse:
     fault = state.download_faults.take(jid)  # this request is the job's next attempt
     if (answer := inject.answer_instead(request, state, fault)) is not None:
         return answer
-    job = _find_job(request, state.fleet)
+    job = find_job(request, state.fleet)
     if job.status == "IN_PROGRESS":
         raise errors.cannot_download_in_progress(job.id)
     if job.status == "EXPIRED":
@@ -228,6 +252,7 @@ async def _send_archive(
     if window is not None:
         response.headers[hdrs.CONTENT_RANGE] = f"bytes {first}-{last}/{len(archive)}"
     state.counters.download_started(job.group_id)
+    state.record("download_started", job)
     completed = False
     try:
         with tracked(state):
@@ -237,81 +262,5 @@ async def _send_archive(
         pass  # the client went away mid-body; nothing left to answer
     finally:
         state.counters.download_ended(job.group_id, completed=completed)
+        state.record("download_completed" if completed else "download_cut", job)
     return response
-
-
-def _group_jobs(request: web.Request, fleet: Fleet, gid: str) -> list[EmulatedJob]:
-    """The group's jobs, after the checks the API makes on the group id and the key's access."""
-    if not _OBJECT_ID.fullmatch(gid):
-        raise errors.invalid_group_id(gid)
-    if gid in fleet.forbidden:
-        raise errors.ip_not_on_whitelist(request.remote or "unknown")
-    if gid in fleet.not_in_group:
-        raise errors.not_in_group()
-    jobs = fleet.groups.get(gid)
-    if jobs is None:
-        raise errors.group_not_found(gid)
-    return jobs
-
-
-def _find_job(request: web.Request, fleet: Fleet) -> EmulatedJob:
-    gid, jid = request.match_info["gid"], request.match_info["jid"]
-    jobs = _group_jobs(request, fleet, gid)
-    if not _OBJECT_ID.fullmatch(jid):
-        raise errors.invalid_job_id(jid)
-    for job in jobs:
-        if job.id == jid.lower():
-            return job
-    raise errors.job_not_found(jid, gid)
-
-
-def page_links(request: web.Request, page: int, per_page: int, total: int) -> list[dict[str, str]]:
-    """RFC 5988 links: `previous` unless on page 1, `self`, `next` unless on the last page.
-
-    The request's other query parameters are echoed, then pageNum and itemsPerPage.
-    """
-    base = f"{_origin(request)}{request.rel_url.raw_path}"
-    kept = [(k, v) for k, v in request.query.items() if k not in ("pageNum", "itemsPerPage")]
-
-    def href(n: int) -> str:
-        return f"{base}?{urlencode([*kept, ('pageNum', n), ('itemsPerPage', per_page)])}"
-
-    links = []
-    if page > 1:
-        links.append({"href": href(page - 1), "rel": "previous"})
-    links.append({"href": href(page), "rel": "self"})
-    if page * per_page < total:
-        links.append({"href": href(page + 1), "rel": "next"})
-    return links
-
-
-def _origin(request: web.Request) -> str:
-    return f"{request.scheme}://{request.host}"
-
-
-def _positive_int(query: Mapping[str, str], name: str, default: int, maximum: int | None) -> int:
-    raw = query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise errors.invalid_query_parameter(name) from None
-    if value < 1 or (maximum is not None and value > maximum):
-        raise errors.invalid_query_parameter(name)
-    return value
-
-
-def _flag(query: Mapping[str, str], name: str) -> bool:
-    return query.get(name, "false").lower() == "true"
-
-
-def _json_bytes(request: web.Request, doc: dict[str, Any]) -> bytes:
-    """A success body: compact JSON, or Jackson-style pretty JSON with `pretty=true`."""
-    if _flag(request.query, "pretty"):
-        return json.dumps(doc, indent=2, separators=(",", " : ")).encode()
-    return json.dumps(doc, separators=(",", ":")).encode()
-
-
-def _json_response(body: bytes) -> web.Response:
-    return web.Response(body=body, headers=_JSON_HEADERS)

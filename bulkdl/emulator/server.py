@@ -10,9 +10,11 @@ import asyncio
 import contextlib
 import ssl
 import threading
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 
@@ -21,7 +23,12 @@ from aiohttp import web
 from bulkdl.emulator.app import build_app, emulator_state
 from bulkdl.emulator.digest import DEFAULT_NONCE_TTL_S
 from bulkdl.emulator.fleet import Fleet, demo_fleet
-from bulkdl.emulator.state import EmulatorState
+from bulkdl.emulator.state import (
+    DEFAULT_COLLECT_DURATION_S,
+    CollectDuration,
+    EmulatorState,
+    utc_now,
+)
 
 DEFAULT_SHUTDOWN_TIMEOUT_S = 0.25
 _THREAD_START_TIMEOUT_S = 10.0
@@ -51,10 +58,22 @@ async def serve(
     chunk_delay_s: float = 0.0,
     shutdown_timeout_s: float = DEFAULT_SHUTDOWN_TIMEOUT_S,
     ssl_context: ssl.SSLContext | None = None,
+    collect_duration_s: CollectDuration = DEFAULT_COLLECT_DURATION_S,
+    clock: Callable[[], float] = time.monotonic,
+    wall_clock: Callable[[], datetime] = utc_now,
 ) -> AsyncIterator[RunningEmulator]:
-    """Serve `fleet` until the block exits (port 0 picks a free port); https with ssl_context."""
+    """Serve `fleet` until the block exits (port 0 picks a free port); https with ssl_context.
+
+    `collect_duration_s`, `clock` and `wall_clock` as for `build_app`.
+    """
     app = build_app(
-        fleet, nonce_ttl_s=nonce_ttl_s, chunk_size=chunk_size, chunk_delay_s=chunk_delay_s
+        fleet,
+        nonce_ttl_s=nonce_ttl_s,
+        chunk_size=chunk_size,
+        chunk_delay_s=chunk_delay_s,
+        collect_duration_s=collect_duration_s,
+        clock=clock,
+        wall_clock=wall_clock,
     )
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout_s)
     await runner.setup()
@@ -87,9 +106,14 @@ class EmulatorThread:
         chunk_delay_s: float = 0.0,
         shutdown_timeout_s: float = DEFAULT_SHUTDOWN_TIMEOUT_S,
         ssl_context: ssl.SSLContext | None = None,
+        collect_duration_s: CollectDuration = DEFAULT_COLLECT_DURATION_S,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.fleet = fleet if fleet is not None else demo_fleet()
         self._ssl_context = ssl_context
+        self._collect_duration_s = collect_duration_s
+        self._clock, self._wall_clock = clock, wall_clock
         self._host, self._port = host, port
         self._nonce_ttl_s, self._shutdown_timeout_s = nonce_ttl_s, shutdown_timeout_s
         self._chunk_size, self._chunk_delay_s = chunk_size, chunk_delay_s
@@ -172,6 +196,9 @@ class EmulatorThread:
             chunk_delay_s=self._chunk_delay_s,
             shutdown_timeout_s=self._shutdown_timeout_s,
             ssl_context=self._ssl_context,
+            collect_duration_s=self._collect_duration_s,
+            clock=self._clock,
+            wall_clock=self._wall_clock,
         ) as running:
             self._running = running
             self._ready.set()

@@ -2,24 +2,43 @@
 
 Tests assert on `Counters` (how many challenges, how many downloads of a job, how many
 downloads overlapped, which faults were served), so every field is a plain number or a
-`collections.Counter`. Faults and the rate limit are set here too, see `faults.py`.
+`collections.Counter`, and on `events` (what happened when). Faults, the rate limit and the
+lifecycle of created jobs (durations, outcomes) are set here too, see `faults.py`.
+
+Two clocks, both injectable: `clock` (monotonic seconds) times collections and events;
+`wall_clock` (aware UTC datetime) stamps created jobs and is what PATCH's "in the future" means.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from aiohttp import web
 
 from bulkdl.emulator import errors
 from bulkdl.emulator.archives import ArchiveCache
 from bulkdl.emulator.digest import NonceStore, challenge_header
+from bulkdl.emulator.events import Event, EventLog
 from bulkdl.emulator.faults import DOWNLOAD_FAULTS, LISTING_FAULTS, Fault, FaultPlan, kind_name
-from bulkdl.emulator.fleet import Fleet
+from bulkdl.emulator.fleet import EmulatedJob, Fleet
+from bulkdl.emulator.lifecycle import Lifecycle
 from bulkdl.emulator.ratelimit import FixedWindow
+
+DEFAULT_COLLECT_DURATION_S: Final = 2.0
+
+CollectDuration = float | Callable[[EmulatedJob], float]
+
+
+def utc_now() -> datetime:
+    """The default wall clock."""
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -28,8 +47,9 @@ class Counters:
 
     `requests` counts everything on the wire; `challenges` the 401s that carried a digest
     challenge (`stale_nonces` of them for an expired nonce). The `*_by_*` counters and
-    `requests_by_kind` ("list", "job", "download", "unknown") count authenticated requests
-    only. `in_flight*` are archive bodies streaming right now, `max_in_flight*` the peak.
+    `requests_by_kind` ("list", "job", "download", "create", "patch", "retry", "delete",
+    "groups", "org_groups", "unknown") count authenticated requests only. `in_flight*` are
+    archive bodies streaming right now, `max_in_flight*` the peak.
     `faults_served` counts injected faults actually applied, by class name ("ResetAfter");
     `rate_limited` the 429s of `EmulatorState.set_rate_limit` (not those of `RateLimit`).
     """
@@ -88,6 +108,69 @@ class EmulatorState:
     )
     listing_faults: FaultPlan = field(default_factory=lambda: FaultPlan("listing", LISTING_FAULTS))
     rate_limit: FixedWindow | None = None
+    clock: Callable[[], float] = time.monotonic
+    wall_clock: Callable[[], datetime] = utc_now
+    collect_duration_s: CollectDuration = DEFAULT_COLLECT_DURATION_S  # or per job: job -> s
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    event_log: EventLog = field(default_factory=EventLog)
+    serials: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def __post_init__(self) -> None:
+        if not callable(self.collect_duration_s) and not self.collect_duration_s >= 0:
+            raise ValueError(f"collect_duration_s must be >= 0, got {self.collect_duration_s}")
+
+    @property
+    def events(self) -> list[Event]:
+        """What happened so far, oldest first (a copy; collections due by now included)."""
+        self.settle()
+        return self.event_log.snapshot()
+
+    def wall_now(self) -> datetime:
+        """`wall_clock()` as an aware UTC datetime (a naive one is taken as UTC)."""
+        now = self.wall_clock()
+        return now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
+
+    def settle(self) -> None:
+        """End every collection due by `clock()`, logging "finished" at the time each ended."""
+        for at, job in self.lifecycle.settle(self.clock()):
+            self.event_log.record(Event(at, "finished", job.group_id, job.id, job.status))
+
+    def record(self, kind: str, job: EmulatedJob, detail: str = "") -> None:
+        """Log an event of `job` now (after any collection that ended before it)."""
+        self.settle()
+        self.event_log.record(Event(self.clock(), kind, job.group_id, job.id, detail))
+
+    def start_collecting(self, job: EmulatedJob, kind: str) -> None:
+        """Log `kind` ("created", "retried") for `job` and put it IN_PROGRESS until its duration
+        has passed (logged first, so even a 0 s collection finishes after it starts).
+
+        It ends in FAILURE if its resourceName is in `fleet.failing_resources` now, unless
+        `set_outcome` says otherwise.
+        """
+        self.record(kind, job)
+        duration = self.collect_duration_s
+        seconds = duration(job) if callable(duration) else duration
+        outcome = "FAILURE" if job.resource_name in self.fleet.failing_resources else "SUCCESS"
+        self.lifecycle.start(job, self.clock(), seconds, outcome)
+
+    def set_collect_duration(self, job_id: str, seconds: float | None) -> None:
+        """Collections of this job take `seconds` from their start, even one already running.
+
+        None restores `collect_duration_s`.
+        """
+        self.lifecycle.set_duration(job_id, seconds)
+
+    def set_outcome(self, job_id: str, outcome: str | None) -> None:
+        """Collections of this job end in "SUCCESS" or "FAILURE", even one already running.
+
+        Kept across retries; None restores the `fleet.failing_resources` rule.
+        """
+        self.lifecycle.set_outcome(job_id, outcome)
+
+    def finished_at(self, job_id: str) -> float | None:
+        """When the job's last collection ended (`clock` time), None if not ended."""
+        self.settle()
+        return self.lifecycle.finished_at(job_id)
 
     def add_download_faults(self, job_id: str, faults: Sequence[Fault]) -> None:
         """The next download requests of `job_id` take these faults, one per request, in order."""
@@ -137,7 +220,7 @@ class EmulatorState:
     def reset(self) -> None:
         """Zero the counters between phases of a test; streams still running stay counted.
 
-        Faults not yet served and the rate limit's windows are kept.
+        Faults not yet served, the rate limit's windows and the event log are kept.
         """
         fresh = Counters(
             in_flight=self.counters.in_flight,
@@ -146,3 +229,6 @@ class EmulatorState:
         )
         fresh.max_in_flight_by_group = Counter(fresh.in_flight_by_group)
         self.counters = fresh
+
+
+STATE_KEY: Final = web.AppKey("bulkdl_emulator_state", EmulatorState)
