@@ -183,6 +183,9 @@ class CloudManagerClient:
     ) -> None:
         self._settings = settings
         self._budget = budget  # paces API calls (not archive bodies) per group
+        # API calls in flight at once (listings, polls, creations), whatever the group: taken
+        # only after the group's budget allows the call, so a paced group holds no slot.
+        self._calls = anyio.CapacityLimiter(settings.list_concurrency)
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
         self._prime_lock = anyio.Lock()
@@ -343,9 +346,12 @@ class CloudManagerClient:
         if self._budget is not None:
             await self._budget.acquire(group or "")
         headers = {"Accept": "application/json"}
-        async with self._request(
-            url, headers, group=group, job=job, params=params, method=method, json_body=body
-        ) as resp:
+        async with (
+            self._calls,
+            self._request(
+                url, headers, group=group, job=job, params=params, method=method, json_body=body
+            ) as resp,
+        ):
             if not 200 <= resp.status < 300:
                 raise await self._error_from(resp, group=group, job=job)
             try:

@@ -46,6 +46,7 @@ from bulkdl.cli_common import (
     make_reporter,
     run_and_exit,
 )
+from bulkdl.cli_fleet import collect, extend, groups, list_jobs, retry
 from bulkdl.config import Overrides, Secret, Settings
 from bulkdl.errors import ExitStatus
 from bulkdl.models import group_id
@@ -225,5 +226,5 @@ def demo(
     raise typer.Exit(summary.exit_status)
 
 
-
-__all__ = ["app"]
+# The fleet commands register themselves on the same app when imported.
+__all__ = ["app", "collect", "extend", "groups", "list_jobs", "retry"]

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from bulkdl.errors import ConfigError
 from bulkdl.models import GroupId, group_id, is_object_id
+from bulkdl.pacing import RequestBudget
 from bulkdl.retry import RetryPolicy
 
 DEFAULT_CONFIG: Final = Path("bulkdl.toml")
@@ -67,7 +68,11 @@ class Settings:
     org: str | None = None  # narrow discovery to one organization
     group_name: str | None = None  # narrow discovery to names matching this glob
     requests_per_minute: int = 80  # API calls per group per minute (Cloud Manager allows ~100)
+    rate_window_s: float = 60.0  # the window requests_per_minute applies to (Cloud Manager: 60)
     poll_interval_s: float = 5.0  # first wait between polls of an IN_PROGRESS job
+
+    def request_budget(self) -> RequestBudget:
+        return RequestBudget(self.requests_per_minute, window_s=self.rate_window_s)
 
     @property
     def discover(self) -> bool:
@@ -124,6 +129,7 @@ _KEYS: Final[dict[str, tuple[tuple[type, ...], str]]] = {
     "group_name": ((str,), "a glob such as 'prod-*'"),
     "requests_per_minute": ((int,), "an integer"),
     "poll_interval_s": ((int, float), "a number of seconds"),
+    "rate_window_s": ((int, float), "a number of seconds"),
 }
 
 
@@ -241,6 +247,7 @@ def load_settings(
         group_name=group_name,
         requests_per_minute=doc.get("requests_per_minute", 80),
         poll_interval_s=float(doc.get("poll_interval_s", 5.0)),
+        rate_window_s=float(doc.get("rate_window_s", 60.0)),
     )
     check_limits(settings, flag_concurrency=overrides.concurrency is not None, where=where)
     return settings
@@ -259,6 +266,7 @@ def check_limits(settings: Settings, *, flag_concurrency: bool, where: str) -> N
         "retry_deadline_s",
         "retry_backoff_s",
         "poll_interval_s",
+        "rate_window_s",
     ):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"{where}: {name} must be positive")

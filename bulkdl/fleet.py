@@ -18,7 +18,7 @@ from bulkdl.api import CloudManagerClient, is_fatal
 from bulkdl.config import Settings
 from bulkdl.errors import BulkdlError, ConfigError, NetworkError
 from bulkdl.models import GroupId, GroupInfo, Job, JobStatus
-from bulkdl.pacing import GroupPacer, RequestBudget, retrying
+from bulkdl.pacing import GroupPacer, retrying
 from bulkdl.selection import (
     JobFilter,
     choose_groups,
@@ -49,22 +49,20 @@ class Fleet:
         self.client = CloudManagerClient(
             settings,
             max_connections=settings.list_concurrency,
-            budget=RequestBudget(settings.requests_per_minute),
+            budget=settings.request_budget(),
         )
         self._pacer = GroupPacer()
         self._policy = settings.retry_policy()
-        self.limiter = anyio.CapacityLimiter(settings.list_concurrency)
 
     async def call(self, group: str, operation: Callable[[], Awaitable[T]]) -> T:
         """One API call, retried; a rejected key or an unreachable server is raised as is."""
-        async with self.limiter:
-            result, _ = await retrying(
-                lambda _attempt: operation(),
-                group=group,
-                policy=self._policy,
-                pacer=self._pacer,
-                give_up=lambda exc: isinstance(exc, NetworkError) and not self.client.reached,
-            )
+        result, _ = await retrying(
+            lambda _attempt: operation(),
+            group=group,
+            policy=self._policy,
+            pacer=self._pacer,
+            give_up=lambda exc: isinstance(exc, NetworkError) and not self.client.reached,
+        )
         return result
 
     def fatal(self, exc: BulkdlError) -> bool:

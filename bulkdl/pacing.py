@@ -59,18 +59,23 @@ class GroupPacer:
 
 
 class RequestBudget:
-    """At most `per_minute` API calls per group in any 60 s (a sliding window).
+    """At most `per_minute` API calls per group in any `window_s` (60 s: a sliding minute).
 
     Stricter than Cloud Manager's fixed one-minute window, so a run that keeps to it never
     trips the server's limit on its own. Calls beyond the budget wait for the oldest to age out.
     """
 
-    WINDOW_S: Final = 60.0
-
-    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        per_minute: int,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        window_s: float = 60.0,
+    ) -> None:
         if per_minute < 1:
             raise ValueError("per_minute must be at least 1")
         self._limit = per_minute
+        self._window_s = window_s
         self._clock = clock
         self._sent: dict[str, deque[float]] = {}
 
@@ -78,9 +83,9 @@ class RequestBudget:
         """Seconds until the group may send again (0: now). Pure given the clock."""
         sent = self._sent.setdefault(group, deque())
         now = self._clock()
-        while sent and sent[0] <= now - self.WINDOW_S:
+        while sent and sent[0] <= now - self._window_s:
             sent.popleft()
-        return 0.0 if len(sent) < self._limit else sent[0] + self.WINDOW_S - now
+        return 0.0 if len(sent) < self._limit else sent[0] + self._window_s - now
 
     async def acquire(self, group: str) -> None:
         """Wait for room in the group's window, then take one slot."""

@@ -24,7 +24,7 @@ from bulkdl.errors import BulkdlError, ConfigError, NetworkError, ResumeRejected
 from bulkdl.extract import extract_archive
 from bulkdl.manifest import ManifestWriter, read_previous
 from bulkdl.models import GroupId, Job, JobId, JobResult, JobStatus, Outcome
-from bulkdl.pacing import GroupPacer, RequestBudget, retrying
+from bulkdl.pacing import GroupPacer, retrying
 from bulkdl.planner import DownloadTarget, NotDownloadable, Recorded, plan_group, plan_job
 from bulkdl.progress import Reporter
 from bulkdl.scheduler import GroupQueue
@@ -136,7 +136,7 @@ class Run:
         client = CloudManagerClient(
             s,
             max_connections=s.concurrency + s.list_concurrency,
-            budget=RequestBudget(s.requests_per_minute),
+            budget=s.request_budget(),
         )
         try:
             async with (
@@ -200,11 +200,10 @@ class Run:
         self, client: CloudManagerClient, manifest: ManifestWriter, groups: list[GroupId]
     ) -> None:
         """Find (or create) every group's jobs and queue what is downloadable."""
-        limiter = anyio.CapacityLimiter(self.settings.list_concurrency)
         try:
             async with anyio.create_task_group() as tg:
                 for group in groups:
-                    tg.start_soon(self._produce_group, client, manifest, group, limiter, tg)
+                    tg.start_soon(self._produce_group, client, manifest, group, tg)
         finally:
             self._queue.close()
 
@@ -258,7 +257,6 @@ class Run:
         client: CloudManagerClient,
         manifest: ManifestWriter,
         group: GroupId,
-        limiter: anyio.CapacityLimiter,
         tg: anyio.abc.TaskGroup,
     ) -> None:
         opts = self.options
@@ -267,14 +265,13 @@ class Run:
             if opts.dry_run:
                 self.plan.append(GroupPlan(group, would_create=opts.collect))
                 return
-            async with limiter:
-                try:
-                    new_id: JobId = await self._api(
-                        client, group, lambda: client.create_job(group, opts.collect or {})
-                    )
-                except BulkdlError as exc:
-                    await self._group_failed(manifest, client, group, exc, started)
-                    return
+            try:
+                new_id: JobId = await self._api(
+                    client, group, lambda: client.create_job(group, opts.collect or {})
+                )
+            except BulkdlError as exc:
+                await self._group_failed(manifest, client, group, exc, started)
+                return
             await self._record(
                 manifest,
                 JobResult(
@@ -288,14 +285,13 @@ class Run:
                 ),
             )
             if opts.wait:
-                tg.start_soon(self._wait_then_queue, client, manifest, group, new_id, limiter)
+                tg.start_soon(self._wait_then_queue, client, manifest, group, new_id)
             return
-        async with limiter:
-            try:
-                jobs: list[Job] = await self._api(client, group, lambda: client.list_jobs(group))
-            except BulkdlError as exc:
-                await self._group_failed(manifest, client, group, exc, started)
-                return
+        try:
+            jobs: list[Job] = await self._api(client, group, lambda: client.list_jobs(group))
+        except BulkdlError as exc:
+            await self._group_failed(manifest, client, group, exc, started)
+            return
         jobs = [j for j in jobs if opts.filter.matches(j)]
         waiting = [j for j in jobs if opts.wait and j.status is JobStatus.IN_PROGRESS]
         ready = [j for j in jobs if j not in waiting]
@@ -311,7 +307,7 @@ class Run:
             for target in targets:
                 self._queue.put(group, target)
         for job in waiting:
-            tg.start_soon(self._wait_then_queue, client, manifest, group, job.id, limiter)
+            tg.start_soon(self._wait_then_queue, client, manifest, group, job.id)
 
     async def _wait_then_queue(
         self,
@@ -319,19 +315,17 @@ class Run:
         manifest: ManifestWriter,
         group: GroupId,
         job_id: JobId,
-        limiter: anyio.CapacityLimiter,
     ) -> None:
         """Poll one job until it leaves IN_PROGRESS, then queue its download at once."""
         started = _now()
         deadline = time.monotonic() + self.options.timeout_s
         interval = self.settings.poll_interval_s
         while True:
-            async with limiter:
-                try:
-                    job: Job = await self._api(client, group, lambda: client.get_job(group, job_id))
-                except BulkdlError as exc:
-                    await self._group_failed(manifest, client, group, exc, started, job_id)
-                    return
+            try:
+                job: Job = await self._api(client, group, lambda: client.get_job(group, job_id))
+            except BulkdlError as exc:
+                await self._group_failed(manifest, client, group, exc, started, job_id)
+                return
             if job.status is not JobStatus.IN_PROGRESS:
                 break
             if time.monotonic() + interval > deadline:

@@ -29,6 +29,9 @@ RESOURCE_TYPES: Final = {
 }
 DEFAULT_SIZE_PER_FILE: Final = 10_000_000  # the documented example's value
 MAX_EXTENSION: Final = 6  # months after creation, per the API docs
+# "6 months" is 181-184 days by the calendar; the error text says "6 months in the future".
+# We never send more than 183 days after creation, which every reading accepts.
+MAX_EXTENSION_DAYS: Final = 183
 
 _RELATIVE: Final = re.compile(r"(\d+)\s*([mhd])")
 _UNITS: Final = {"m": 60, "h": 3600, "d": 86400}
@@ -175,8 +178,10 @@ def new_expiration(job: Job, days: int, now: datetime) -> datetime:
         raise ConfigError(f"job {job.id} has expired: it cannot be extended")
     target = now + timedelta(days=days)
     created = parse_api_date(job.creation_date)
-    if created is not None and target > add_months(created, MAX_EXTENSION):
-        latest = add_months(created, MAX_EXTENSION)
+    if created is None:
+        return target
+    latest = min(add_months(created, MAX_EXTENSION), created + timedelta(days=MAX_EXTENSION_DAYS))
+    if target > latest:
         raise ConfigError(
             f"job {job.id}: {format_api_date(target)} is more than 6 months after its creation "
             f"({job.creation_date}); the latest allowed is {format_api_date(latest)}"

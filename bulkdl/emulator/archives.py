@@ -146,12 +146,18 @@ class ArchiveCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._archives: dict[tuple[object, ...], bytes] = {}
+        self._served_as_is: dict[str, bytes] = {}
+
+    def serve_bytes(self, job_id: str, data: bytes) -> None:
+        """Serve exactly `data` for this job from now on (a crafted or hostile archive)."""
+        with self._lock:
+            self._served_as_is[job_id] = data
 
     def get(self, job: EmulatedJob) -> bytes:
         """The job's archive, rendered on first use."""
         key = job.archive_key()
         with self._lock:
-            cached = self._archives.get(key)
+            cached = self._served_as_is.get(job.id) or self._archives.get(key)
         if cached is not None:
             return cached
         data = make_archive(job)  # outside the lock: renders of different jobs run in parallel
