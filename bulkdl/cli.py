@@ -39,6 +39,7 @@ from bulkdl.cli_common import (
     WaitOpt,
     app,
     err_console,
+    fail_to_start,
     finish,
     guarded,
     job_filter,
@@ -48,7 +49,7 @@ from bulkdl.cli_common import (
 )
 from bulkdl.cli_fleet import collect, extend, groups, list_jobs, retry
 from bulkdl.config import Overrides, Secret, Settings
-from bulkdl.errors import ExitStatus
+from bulkdl.errors import BulkdlError, ExitStatus
 from bulkdl.models import group_id
 from bulkdl.runner import Run, RunOptions, RunResult
 
@@ -149,15 +150,43 @@ def emulate(
     groups: Annotated[int, typer.Option(help="Number of groups in the fleet.")] = 3,
     jobs: Annotated[int, typer.Option(help="Jobs per group (statuses cycle).")] = 6,
     archive_kib: Annotated[int, typer.Option(help="Approximate size of each archive.")] = 256,
+    collect_seconds: Annotated[
+        float, typer.Option(help="How long a job created by `bulkdl collect` takes to finish.")
+    ] = 2.0,
+    rate_limit: Annotated[
+        int | None, typer.Option(help="Enforce this many requests per minute per group (429).")
+    ] = None,
+    flaky: Annotated[
+        str | None,
+        typer.Option(
+            help="Faults for the first attempts of every job's download, e.g. "
+            "'503,reset:20000' (also 429, stall:N:S, chunked:N, corrupt-gzip, ...)."
+        ),
+    ] = None,
 ) -> None:
     """Serve a Cloud Manager emulator on 127.0.0.1 for rehearsals."""
-    from bulkdl.emulator import DEMO_PRIVATE_KEY, DEMO_PUBLIC_KEY, demo_fleet, serve
+    from bulkdl.emulator import (
+        DEMO_PRIVATE_KEY,
+        DEMO_PUBLIC_KEY,
+        demo_fleet,
+        parse_fault_specs,
+        serve,
+    )
 
     fleet = demo_fleet(groups=groups, jobs_per_group=jobs, archive_bytes=archive_kib * 1024)
     console = err_console()
+    try:
+        faults = parse_fault_specs(flaky) if flaky else []
+    except ValueError as exc:
+        fail_to_start(BulkdlError(f"--flaky: {exc}"), False)
 
     async def main() -> None:
-        async with serve(fleet, port=port) as emu:
+        async with serve(fleet, port=port, collect_duration_s=collect_seconds) as emu:
+            if rate_limit is not None:
+                emu.state.set_rate_limit(rate_limit)
+            for job in fleet.all_jobs():
+                if faults:
+                    emu.state.add_download_faults(job.id, faults)
             ids = ", ".join(f'"{g}"' for g in fleet.groups)
             console.print(
                 f"Cloud Manager emulator on {emu.base_url} (Ctrl-C stops it)\n"

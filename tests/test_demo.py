@@ -27,7 +27,18 @@ def test_demo_downloads_everything(tmp_path: Path) -> None:
 def test_emulate_serves_until_interrupted(tmp_path: Path) -> None:
     """`bulkdl emulate --port 0` prints where it listens and stops cleanly on Ctrl-C."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bulkdl", "emulate", "--port", "0"],
+        [
+            sys.executable,
+            "-m",
+            "bulkdl",
+            "emulate",
+            "--port",
+            "0",
+            "--flaky",
+            "503",
+            "--rate-limit",
+            "100",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -55,6 +66,8 @@ def test_emulate_serves_until_interrupted(tmp_path: Path) -> None:
     result = run_cli(args, env={"BULKDL_PUBLIC_KEY": pub, "BULKDL_PRIVATE_KEY": priv})
     assert result.exit_code == 0, result.output
     assert len(list((tmp_path / "o").rglob("*.tar.gz"))) == 12
+    # --flaky 503: every download's first attempt failed, and was retried.
+    assert result.stderr.count("HTTP 503 UNEXPECTED_ERROR") == 12
     time.sleep(0.1)
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=10)
