@@ -7,6 +7,9 @@ tests talk to it over real loopback HTTP, as a user's bulkdl talks to Cloud Mana
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import tarfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -47,6 +50,24 @@ def run_cli(args: Sequence[str], *, env: dict[str, str] | None = None) -> CliRes
     full_env.update(env or {})
     result = CliRunner().invoke(app, list(args), env=full_env, catch_exceptions=False)
     return CliResult(result.exit_code, result.stdout, result.stderr)
+
+
+def start_download(
+    base_url: str, groups: Sequence[str], out: Path, *extra: str, **popen: Any
+) -> subprocess.Popen[str]:
+    """`python -m bulkdl download` as a real process, for signals, exit codes and rlimits."""
+    args = [sys.executable, "-m", "bulkdl", "download", "--base-url", base_url, "--out", str(out)]
+    for gid in groups:
+        args += ["--group", gid]
+    env = dict(os.environ, BULKDL_PUBLIC_KEY=PUBLIC_KEY, BULKDL_PRIVATE_KEY=PRIVATE_KEY)
+    return subprocess.Popen(
+        [*args, *extra],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,
+    )
 
 
 def make_fleet(groups: int = 3, jobs_per_group: int = 6, archive_bytes: int = 48 * 1024) -> Fleet:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import resource
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 from bulkdl.emulator import EmulatorThread
-from tests.conftest import PRIVATE_KEY, PUBLIC_KEY, make_fleet, read_manifest, served_archive
+from tests.conftest import make_fleet, read_manifest, served_archive, start_download
 
 
 def _limit_file_size() -> None:
@@ -24,28 +21,15 @@ def test_write_error_fails_that_job_only(tmp_path: Path) -> None:
     gid = next(iter(fleet.groups))
     out = tmp_path / "out"
     with EmulatorThread(fleet) as emu:
-        env = dict(os.environ, BULKDL_PUBLIC_KEY=PUBLIC_KEY, BULKDL_PRIVATE_KEY=PRIVATE_KEY)
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "bulkdl",
-                "download",
-                "--base-url",
-                emu.base_url,
-                "--group",
-                gid,
-                "--out",
-                str(out),
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
+        proc = start_download(
+            emu.base_url,
+            [gid],
+            out,
             preexec_fn=_limit_file_size,  # the test process is single-threaded here
         )
-    assert proc.returncode == 1, proc.stderr
-    assert "Traceback" not in proc.stderr
+        _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 1, stderr
+    assert "Traceback" not in stderr
     lines = {line["jobId"]: line for line in read_manifest(out)}
     big = [
         j
@@ -67,7 +51,7 @@ def test_write_error_fails_that_job_only(tmp_path: Path) -> None:
         assert f"{job.id}.tar.gz.part" in lines[job.id]["error"]
         assert lines[job.id]["attempts"] == 1  # a disk error is not retried
         assert not (out / gid / f"{job.id}.tar.gz").exists()
-        assert f"job {job.id}" in proc.stderr
+        assert f"job {job.id}" in stderr
     for job in small:
         assert (out / gid / f"{job.id}.tar.gz").read_bytes() == served_archive(fleet, gid, job.id)
     assert not list(out.rglob("*.part"))

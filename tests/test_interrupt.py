@@ -2,38 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from bulkdl.emulator import EmulatorThread
-from tests.conftest import PRIVATE_KEY, PUBLIC_KEY, make_fleet, read_manifest, served_archive
+from tests.conftest import make_fleet, read_manifest, served_archive, start_download
 
 
 def _start(emu: EmulatorThread, groups: list[str], out: Path) -> subprocess.Popen[str]:
-    args = [
-        sys.executable,
-        "-m",
-        "bulkdl",
-        "download",
-        "--base-url",
-        emu.base_url,
-        "--out",
-        str(out),
-        "--concurrency",
-        "4",
-    ]
-    for gid in groups:
-        args += ["--group", gid]
-    env = dict(os.environ, BULKDL_PUBLIC_KEY=PUBLIC_KEY, BULKDL_PRIVATE_KEY=PRIVATE_KEY)
-    return subprocess.Popen(
-        args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    return start_download(emu.base_url, groups, out, "--concurrency", "4")
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

@@ -11,35 +11,17 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from bulkdl.emulator import EmulatorThread
-from tests.conftest import PRIVATE_KEY, PUBLIC_KEY, make_fleet, read_manifest, served_archive
+from tests.conftest import make_fleet, read_manifest, served_archive, start_download
 
 RUNS = 20
 
 
 def _start(emu: EmulatorThread, groups: list[str], out: Path) -> subprocess.Popen[str]:
-    args = [
-        sys.executable,
-        "-m",
-        "bulkdl",
-        "download",
-        "--base-url",
-        emu.base_url,
-        "--out",
-        str(out),
-        "--concurrency",
-        "3",
-    ]
-    for gid in groups:
-        args += ["--group", gid]
-    env = dict(os.environ, BULKDL_PUBLIC_KEY=PUBLIC_KEY, BULKDL_PRIVATE_KEY=PRIVATE_KEY)
-    return subprocess.Popen(
-        args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    return start_download(emu.base_url, groups, out, "--concurrency", "3")
 
 
 def test_random_kills(tmp_path: Path) -> None:
