@@ -143,8 +143,7 @@ class RichReporter(PlainReporter):
         ):
             self._jobs_done += 1
             self._describe_overall()
-        if result.outcome is Outcome.FAILED or not self._quiet:
-            super().finished(result)
+        super().finished(result)
 
     def close(self) -> None:
         self._progress.stop()

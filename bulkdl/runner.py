@@ -11,10 +11,11 @@ from __future__ import annotations
 import shutil
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 
@@ -38,6 +39,8 @@ from bulkdl.sink import (
     remove_part,
 )
 from bulkdl.summary import RunSummary, human_bytes
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -207,15 +210,17 @@ class Run:
         finally:
             self._queue.close()
 
-    def _never_reached(self, client: CloudManagerClient) -> Any:
+    def _never_reached(self, client: CloudManagerClient) -> Callable[[BulkdlError], bool]:
         def check(exc: BulkdlError) -> bool:
             # Nothing answers at base_url at all: say so at once instead of retrying.
             return isinstance(exc, NetworkError) and not client.reached
 
         return check
 
-    async def _api(self, client: CloudManagerClient, group: GroupId, call: Any) -> Any:
-        """One API operation under the retry policy; fatal errors end the run."""
+    async def _api(
+        self, client: CloudManagerClient, group: GroupId, call: Callable[[], Awaitable[T]]
+    ) -> T:
+        """One API operation under the retry policy (give up at once if nothing answers)."""
         result, _ = await retrying(
             lambda _attempt: call(),
             group=group,
