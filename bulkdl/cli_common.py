@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 
 from bulkdl.config import Overrides, Settings, env_snapshot, load_settings
+from bulkdl.entry import install_signal_handlers
 from bulkdl.errors import BulkdlError, ConfigError, ExitStatus
 from bulkdl.models import job_id
 from bulkdl.progress import PlainReporter, Reporter, RichReporter
@@ -127,6 +128,8 @@ def guarded(console: Console, debug: bool, fn: Callable[[], Awaitable[T]]) -> T:
             soft_wrap=True,
         )
         raise typer.Exit(ExitStatus.FAILED) from None
+    finally:
+        install_signal_handlers()  # the run's signal receiver left SIGTERM at its default
 
 
 def finish(

@@ -378,7 +378,8 @@ class Run:
                 result = await self._download(client, target)
             finally:
                 self._queue.done(group)
-            await self._record(manifest, result)
+            with anyio.CancelScope(shield=True):  # an archive on disk always gets its line
+                await self._record(manifest, result)
 
     async def _download(self, client: CloudManagerClient, target: DownloadTarget) -> JobResult:
         job = target.job

@@ -151,7 +151,10 @@ async def receive(
         if verify:
             await anyio.to_thread.run_sync(check_archive, part_path)
         try:
-            await anyio.to_thread.run_sync(os.replace, part_path, final_path)
+            # Shielded: once the rename starts, the caller must learn that it happened, so
+            # that the archive gets its manifest line even if Ctrl-C lands right now.
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(os.replace, part_path, final_path)
         except OSError as exc:
             raise DiskError(f"{final_path}: rename failed ({exc.strerror})") from None
     except (NetworkError, IncompleteDownload):

@@ -36,13 +36,14 @@ def test_random_kills(tmp_path: Path) -> None:
         if job.status in {"SUCCESS", "FAILURE", "MARKED_FOR_EXPIRY"}
     }
     codes: list[int] = []
-    # About 3.5 s for a whole run: every signal in [0.05, 2.0] s lands before the end.
+    # About 3.5 s for a whole run: every signal in [0.15, 2.0] s lands before the end. (Before
+    # ~0.05 s CPython itself is still starting: no program can have a handler installed yet.)
     with EmulatorThread(fleet, chunk_size=16 * 1024, chunk_delay_s=0.05) as emu:
         for run in range(RUNS):
             out = tmp_path / f"run{run}"
             sig = signal.SIGINT if run % 2 == 0 else signal.SIGTERM
             proc = _start(emu, groups, out)
-            time.sleep(rng.uniform(0.05, 2.0))
+            time.sleep(rng.uniform(0.15, 2.0))
             proc.send_signal(sig)
             sent = time.monotonic()
             _, stderr = proc.communicate(timeout=15)
