@@ -396,3 +396,46 @@ def test_pacing_is_what_prevents_429s(tmp_path: Path) -> None:
     assert paced_429 == 0
     assert control_429 > 0, "without pacing the server must refuse some calls"
     assert control.exit_code == 1
+
+
+def test_org_and_job_filters(tmp_path: Path) -> None:
+    """--org narrows discovery to one organization; --job and --since narrow the jobs."""
+    fleet = demo_fleet_keyed(groups=4, orgs=2)
+    org = fleet.group_info[next(iter(fleet.groups))].org_id
+    in_org = {g for g, info in fleet.group_info.items() if info.org_id == org}
+    assert 0 < len(in_org) < 4
+    some_job = fleet.groups[sorted(in_org)[0]][0]
+    with EmulatorThread(fleet) as emu:
+        cfg = _cfg(tmp_path, emu)
+        groups = run_cli(["groups", "--config", str(cfg), "--org", org, "--json"])
+        one = run_cli(["list", "--org", org, "--config", str(cfg), "--json", "--job", some_job.id])
+        recent = run_cli(["list", "--org", org, "--config", str(cfg), "--json", "--since", "1d"])
+        old = run_cli(
+            [
+                "list",
+                "--org",
+                org,
+                "--config",
+                str(cfg),
+                "--json",
+                "--since",
+                "2019-03-07T10:00:00Z",
+            ]
+        )
+        bad_org = run_cli(["groups", "--config", str(cfg), "--org", "f" * 24])
+    assert {g["id"] for g in json.loads(groups.stdout)} == in_org
+    assert [j["id"] for j in json.loads(one.stdout)] == [some_job.id]
+    assert json.loads(recent.stdout) == []  # the demo jobs are from 2019
+    since_jobs = json.loads(old.stdout)
+    assert since_jobs
+    assert all(j["creationDate"] >= "2019-03-07T10:00:00Z" for j in since_jobs)
+    assert bad_org.exit_code == 2
+    assert "ORG_NOT_FOUND" in bad_org.stderr
+
+
+def demo_fleet_keyed(**kw: int) -> Fleet:
+    from bulkdl.emulator import demo_fleet
+
+    fleet = demo_fleet(**kw)
+    fleet.keys = {PUBLIC_KEY: PRIVATE_KEY}
+    return fleet
