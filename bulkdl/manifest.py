@@ -13,11 +13,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self
 
-import aiofiles
 import anyio
-from aiofiles.threadpool.text import AsyncTextIOWrapper
 
-from bulkdl.errors import ConfigError
+from bulkdl.errors import ConfigError, DiskError
 from bulkdl.models import JobResult, Outcome
 from bulkdl.planner import Recorded
 
@@ -85,19 +83,24 @@ async def read_previous(out_dir: Path) -> dict[str, Recorded]:
 
 
 class ManifestWriter:
-    """Appends outcome lines; each line is flushed to the OS before write() returns."""
+    """Appends outcome lines; each line is in the OS (one O_APPEND write) when write() returns.
+
+    The line is written on the event loop on purpose: a single append of ~300 bytes to the
+    page cache costs a few microseconds, far less than the two thread hops (write, flush) an
+    async file layer would spend on it: with 10,000 jobs those hops were most of the CPU time
+    of a listing (bench/). Being one write() call, a line is also never half-written by Ctrl-C.
+    """
 
     def __init__(self, out_dir: Path, *, enabled: bool = True) -> None:
         self.path = out_dir / MANIFEST_NAME
         self._enabled = enabled  # a dry run writes nothing
-        self._file: AsyncTextIOWrapper | None = None
-        self._lock = anyio.Lock()
+        self._fd: int | None = None
 
     async def __aenter__(self) -> Self:
         if not self._enabled:
             return self
         try:
-            self._file = await aiofiles.open(self.path, "a", encoding="utf-8", opener=_private)
+            self._fd = await anyio.to_thread.run_sync(_open_append, self.path)
         except OSError as exc:
             raise ConfigError(f"{self.path}: cannot open the manifest ({exc.strerror})") from None
         return self
@@ -105,21 +108,23 @@ class ManifestWriter:
     async def __aexit__(
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._file is not None:
-            with anyio.CancelScope(shield=True):
-                await self._file.close()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     async def write(self, result: JobResult) -> None:
-        if not self._enabled:
+        if self._fd is None:
             return
-        assert self._file is not None
         line = json.dumps(to_record(result), separators=(",", ":")) + "\n"
-        async with self._lock:
-            with anyio.CancelScope(shield=True):  # never leave half a line behind on Ctrl-C
-                await self._file.write(line)
-                await self._file.flush()
+        data = line.encode("utf-8")
+        try:
+            written = os.write(self._fd, data)
+            while written < len(data):  # short writes: a full disk or a signal
+                written += os.write(self._fd, data[written:])
+        except OSError as exc:
+            raise DiskError(f"{self.path}: cannot write the manifest ({exc.strerror})") from None
 
 
-def _private(path: str, flags: int) -> int:
-    """Open with mode 0600: the manifest names every project pulled."""
-    return os.open(path, flags, 0o600)
+def _open_append(path: Path) -> int:
+    """Open for appending, mode 0600: the manifest names every project pulled."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)

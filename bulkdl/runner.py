@@ -21,7 +21,14 @@ import anyio
 
 from bulkdl.api import CloudManagerClient, is_fatal
 from bulkdl.config import Settings
-from bulkdl.errors import BulkdlError, ConfigError, NetworkError, ResumeRejected, TransferError
+from bulkdl.errors import (
+    BulkdlError,
+    ConfigError,
+    DiskError,
+    NetworkError,
+    ResumeRejected,
+    TransferError,
+)
 from bulkdl.extract import extract_archive
 from bulkdl.manifest import ManifestWriter, read_previous
 from bulkdl.models import GroupId, Job, JobId, JobResult, JobStatus, Outcome
@@ -195,7 +202,10 @@ class Run:
                 return
 
     async def _record(self, manifest: ManifestWriter, result: JobResult) -> None:
-        await manifest.write(result)
+        try:
+            await manifest.write(result)
+        except DiskError as exc:  # without a manifest the run cannot report honestly: stop
+            self._abort(exc)
         self.summary.add(result)
         self.reporter.finished(result)
 
