@@ -46,6 +46,7 @@ from bulkdl.cli_common import (
     load,
     make_reporter,
     run_and_exit,
+    say,
 )
 from bulkdl.cli_fleet import collect, extend, groups, list_jobs, retry
 from bulkdl.config import Overrides, Secret, Settings
@@ -229,11 +230,10 @@ def demo(
     async def main() -> RunResult:
         async with serve(fleet) as emu:
             if not quiet:
-                console.print(
+                say(
+                    console,
                     f"demo: emulator on {emu.base_url} with {len(fleet.groups)} groups;"
                     f" downloading into {out}/",
-                    markup=False,
-                    highlight=False,
                 )
             settings = Settings(
                 base_url=emu.base_url,
@@ -247,11 +247,7 @@ def demo(
 
     summary = finish(console, reporter, main, quiet=quiet, as_json=as_json, debug=False)
     if not quiet:
-        console.print(
-            f"archives: {out}/<groupId>/<jobId>.tar.gz; manifest: {out}/manifest.jsonl",
-            markup=False,
-            highlight=False,
-        )
+        say(console, f"archives: {out}/<groupId>/<jobId>.tar.gz; manifest: {out}/manifest.jsonl")
     raise typer.Exit(summary.exit_status)
 
 
