@@ -97,7 +97,7 @@ class PartWriter:
     """
 
     def __init__(self, part_path: Path, *, append: bool) -> None:
-        part_path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        make_private_dir(part_path.parent)
         flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | (os.O_APPEND if append else os.O_TRUNC)
         self.fd: int | None = os.open(part_path, flags, FILE_MODE)
         self._unsynced = 0

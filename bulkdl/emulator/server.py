@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ssl
 import threading
 import time
@@ -111,12 +112,21 @@ class EmulatorThread:
         wall_clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.fleet = fleet if fleet is not None else demo_fleet()
-        self._ssl_context = ssl_context
-        self._collect_duration_s = collect_duration_s
-        self._clock, self._wall_clock = clock, wall_clock
-        self._host, self._port = host, port
-        self._nonce_ttl_s, self._shutdown_timeout_s = nonce_ttl_s, shutdown_timeout_s
-        self._chunk_size, self._chunk_delay_s = chunk_size, chunk_delay_s
+        # serve() with every option bound now; the thread only has to call it.
+        self._serve = functools.partial(
+            serve,
+            self.fleet,
+            host,
+            port,
+            nonce_ttl_s=nonce_ttl_s,
+            chunk_size=chunk_size,
+            chunk_delay_s=chunk_delay_s,
+            shutdown_timeout_s=shutdown_timeout_s,
+            ssl_context=ssl_context,
+            collect_duration_s=collect_duration_s,
+            clock=clock,
+            wall_clock=wall_clock,
+        )
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -187,19 +197,7 @@ class EmulatorThread:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        async with serve(
-            self.fleet,
-            self._host,
-            self._port,
-            nonce_ttl_s=self._nonce_ttl_s,
-            chunk_size=self._chunk_size,
-            chunk_delay_s=self._chunk_delay_s,
-            shutdown_timeout_s=self._shutdown_timeout_s,
-            ssl_context=self._ssl_context,
-            collect_duration_s=self._collect_duration_s,
-            clock=self._clock,
-            wall_clock=self._wall_clock,
-        ) as running:
+        async with self._serve() as running:
             self._running = running
             self._ready.set()
             await self._stop.wait()
