@@ -5,22 +5,31 @@ DigestAuthMiddleware (preemptive: after the first challenge every request carrie
 The very first request is sent alone so that concurrent requests at start-up do not each pay a
 401 round trip. Every aiohttp failure leaves this module as a bulkdl error: ApiError subclasses
 for error statuses, NetworkError for the connection, ProtocolError for a malformed answer.
+
+What an archive body must prove before the sink sees it (sniff.py, minrate.py): a non-HTML,
+non-JSON Content-Type, a tar header at its start, a pace above the minimum rate, and no bytes
+past its Content-Length. Proxies come from --proxy, the `proxy` key or HTTPS_PROXY/HTTP_PROXY/
+NO_PROXY, resolved here per request (not aiohttp's trust_env, which would also read ~/.netrc
+and could send Basic credentials to the server).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import ssl
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Final, Self
-from urllib.parse import urlsplit
+from typing import Any, Final, Self, cast
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import aiohttp
 import anyio
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from bulkdl import __version__
 from bulkdl.config import Settings
@@ -31,13 +40,18 @@ from bulkdl.errors import (
     ConfigError,
     GroupAccessError,
     NetworkError,
+    NotAnArchive,
     ProtocolError,
+    ProxyError,
     RateLimited,
     ResumeRejected,
     ServerError,
+    TooSlow,
 )
+from bulkdl.minrate import RateFloor
 from bulkdl.models import GroupId, GroupInfo, Job, JobId, is_object_id
 from bulkdl.pacing import RequestBudget
+from bulkdl.sniff import NotArchive, TarGzSniffer, refused_content_type
 
 ITEMS_PER_PAGE: Final = 500  # the documented maximum
 MAX_PAGES: Final = 10_000  # 5 million jobs: a bound, so a misbehaving server cannot loop us
@@ -89,13 +103,24 @@ def api_error(
     group: str | None,
     job: str | None = None,
     retry_after: str | None = None,
-    challenged: bool = False,
+    challenged: bool = True,
 ) -> ApiError:
-    """Turn an error answer into the typed exception that says whose failure it is (pure)."""
+    """Turn an error answer into the typed exception that says whose failure it is (pure).
+
+    `challenged`: the answer carried a Digest challenge. Only a 401 that still challenges after
+    our answer rejects the key pair; one without a challenge (a gateway, one resource) fails
+    only what it answered.
+    """
     code, detail = _parse_error_body(body)
     where = f"group {group}" + (f" job {job}" if job else "") if group else "the API"
     said = f"HTTP {status}" + (f" {code}" if code else "") + (f": {detail}" if detail else "")
     kw: dict[str, Any] = {"status": status, "error_code": code, "group_id": group, "job_id": job}
+    if status == 401 and code not in _GROUP_ACCESS_CODES and not challenged:
+        return ApiError(
+            f"{where}: {said}, without a digest challenge (not a verdict on the key pair)",
+            hint="a gateway or proxy in front of the API may have refused this one request",
+            **kw,
+        )
     if status == 401 and code not in _GROUP_ACCESS_CODES:
         return AuthError(
             f"authentication failed: the API rejected the key pair ({said})",
@@ -160,6 +185,102 @@ def next_link(doc: dict[str, Any]) -> str | None:
     return None
 
 
+def follow_next(base_url: str, page_url: str, href: str) -> str:
+    """The URL to request for a page's `next` href (pure).
+
+    A relative href resolves against the page's URL (RFC 3986). An absolute one on another
+    origin (an Ops Manager whose configured central URL is not the one we reach it by) is
+    followed by its path and query on base_url's origin: credentials never leave that origin.
+    """
+    target = urlsplit(urljoin(page_url, href))
+    mine = urlsplit(base_url)
+    if (target.scheme, target.netloc) == (mine.scheme, mine.netloc):
+        return target.geturl()
+    return f"{mine.scheme}://{mine.netloc}{target.path}" + (
+        f"?{target.query}" if target.query else ""
+    )
+
+
+_DIGEST_CHALLENGE: Final = re.compile(r"(?:^|,)\s*(digest\s+.*)", re.IGNORECASE | re.DOTALL)
+
+
+def digest_challenge(values: Iterable[str]) -> str | None:
+    """The Digest challenge among WWW-Authenticate values, from its scheme on (pure).
+
+    A server may offer several (one header each, or comma-joined), `Basic` before `Digest`.
+    """
+    for value in values:
+        if match := _DIGEST_CHALLENGE.search(value):
+            return match.group(1)
+    return None
+
+
+class _Challenge:
+    """Just what DigestAuthMiddleware reads of a 401: status, url and the one challenge."""
+
+    def __init__(self, response: aiohttp.ClientResponse, challenge: str) -> None:
+        self.status = response.status
+        self.url = response.url
+        self.headers = CIMultiDictProxy(CIMultiDict({"WWW-Authenticate": challenge}))
+
+
+class DigestAuth(aiohttp.DigestAuthMiddleware):
+    """aiohttp's DigestAuthMiddleware, answering a Digest challenge wherever it is listed.
+
+    aiohttp 3.14 reads only the first WWW-Authenticate header and gives up unless it starts
+    with `Digest`, so `Basic realm=..., Digest ...` (or a Basic header first) ended as "rejected
+    key pair". We hand it the Digest challenge alone; everything else is aiohttp's own code.
+    """
+
+    def _authenticate(self, response: aiohttp.ClientResponse) -> bool:
+        values = response.headers.getall("WWW-Authenticate", [])
+        challenge = digest_challenge(values)
+        if challenge is None or values[:1] == [challenge]:
+            return super()._authenticate(response)
+        return super()._authenticate(cast(aiohttp.ClientResponse, _Challenge(response, challenge)))
+
+
+def env_proxies(env: Mapping[str, str]) -> dict[str, str]:
+    """http/https/no proxy settings from the environment, lower case first as curl does (pure)."""
+    found = {}
+    for scheme in ("http", "https", "no"):
+        value = env.get(f"{scheme}_proxy") or env.get(f"{scheme.upper()}_PROXY")
+        if value:
+            found[scheme] = value.strip()
+    return found
+
+
+def bypasses_proxy(host: str, port: int | None, no_proxy: str) -> bool:
+    """Whether NO_PROXY names this host, as curl reads it (pure): `*`, or comma-separated names
+    matching the host or a parent domain (a leading dot optional), each optionally `:port`."""
+    for entry in (e.strip().lower() for e in no_proxy.split(",")):
+        name, _, entry_port = entry.partition(":") if entry.count(":") == 1 else (entry, "", "")
+        name = name.strip("[]").lstrip(".")
+        if entry == "*" or (
+            name
+            and (host == name or host.endswith("." + name))
+            and (not entry_port or entry_port == str(port))
+        ):
+            return True
+    return False
+
+
+def proxy_for(url: str, explicit: str | None, env: Mapping[str, str]) -> str | None:
+    """The proxy for one request: --proxy / the key, else the scheme's *_PROXY; NO_PROXY wins."""
+    proxies = env_proxies(env)
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if "no" in proxies and bypasses_proxy(host, parts.port, proxies["no"]):
+        return None
+    return explicit or proxies.get(parts.scheme)
+
+
+def redact(url: str) -> str:
+    """A URL fit to print: user and password removed (pure)."""
+    parts = urlsplit(url)
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+
+
 def _ssl_setting(settings: Settings) -> ssl.SSLContext | bool:
     if settings.insecure:
         return False
@@ -187,6 +308,7 @@ class CloudManagerClient:
         # only after the group's budget allows the call, so a paced group holds no slot.
         self._calls = anyio.CapacityLimiter(settings.list_concurrency)
         self._max_connections = max_connections
+        self._env = dict(os.environ)  # for *_PROXY: read once, as the run starts
         self._session: aiohttp.ClientSession | None = None
         self._prime_lock = anyio.Lock()
         self._primed = False
@@ -195,7 +317,7 @@ class CloudManagerClient:
 
     async def __aenter__(self) -> Self:
         s = self._settings
-        auth = aiohttp.DigestAuthMiddleware(s.public_key, s.private_key.reveal())
+        auth = DigestAuth(s.public_key, s.private_key.reveal())
         self._session = aiohttp.ClientSession(
             middlewares=(auth,),
             # total=None: a long archive must not be killed by aiohttp's 300 s default;
@@ -207,6 +329,7 @@ class CloudManagerClient:
             auto_decompress=False,  # bytes on disk == bytes on the wire == Content-Length
             headers={"User-Agent": f"bulkdl/{__version__}"},
             raise_for_status=False,
+            trust_env=False,  # proxies are ours to resolve; no ~/.netrc credentials either
         )
         return self
 
@@ -267,29 +390,25 @@ class CloudManagerClient:
     async def _paged(self, url: str, *, group: GroupId | None, what: str) -> list[Any]:
         """All `results` of a paginated resource, following `next` links to the last page."""
         where = f"group {group}" if group else "the API"
-        next_url: str | None = url
-        params: dict[str, str] | None = {"itemsPerPage": str(ITEMS_PER_PAGE), "pageNum": "1"}
-        followed: set[str] = set()  # next links already requested: a repeat would loop forever
+        query = urlencode({"itemsPerPage": str(ITEMS_PER_PAGE), "pageNum": "1"})
+        page_url: str | None = f"{url}?{query}"
+        followed: set[str] = set()  # pages already requested: a repeat would loop forever
         items: list[Any] = []
-        while next_url is not None:
+        while page_url is not None:
             if len(followed) >= MAX_PAGES:
                 raise ProtocolError(f"{where}: the {what} has more than {MAX_PAGES} pages")
-            doc = await self._call_json("GET", next_url, group=group, params=params, what=what)
+            followed.add(page_url)
+            doc = await self._call_json("GET", page_url, group=group, what=what)
             results = doc.get("results")
             if not isinstance(results, list):
                 raise ProtocolError(f"{where}: the {what} has no 'results' list")
             items.extend(results)
-            next_url, params = next_link(doc), None
-            if next_url is not None:
-                if not self._same_origin(next_url):
-                    theirs = urlsplit(next_url)
-                    raise ProtocolError(
-                        f"{where}: the {what}'s 'next' link points at another origin "
-                        f"({theirs.scheme}://{theirs.netloc}); not following it"
-                    )
-                if next_url in followed:
-                    raise ProtocolError(f"{where}: the {what}'s 'next' link repeats {next_url}")
-                followed.add(next_url)
+            href = next_link(doc)
+            page_url = (
+                None if href is None else follow_next(self._settings.base_url, page_url, href)
+            )
+            if page_url in followed:
+                raise ProtocolError(f"{where}: the {what}'s 'next' link repeats {page_url}")
         return items
 
     @asynccontextmanager
@@ -298,18 +417,26 @@ class CloudManagerClient:
     ) -> AsyncIterator[Body]:
         """Start streaming one archive; raises ApiError/NetworkError before the first byte.
 
-        With resume_from > 0, asks for the rest (`Range`, plus `If-Range` when we have a
-        validator). A server that ignores Range answers 200 and the body starts at 0.
+        With resume_from > 0 and a validator from the earlier answer, asks for the rest (`Range`
+        with `If-Range`): a changed archive then comes whole. Without a validator nothing could
+        tell a changed archive from the same one, so the body starts over at byte 0. A server
+        that ignores Range answers 200 and the body starts at 0 too.
         """
         url = f"{self._settings.api_url}/groups/{job.group_id}/logCollectionJobs/{job.id}/download"
         headers = {"Accept": "application/gzip", "Accept-Encoding": "identity"}
-        if resume_from > 0:
+        if resume_from > 0 and validator is not None:
             headers["Range"] = f"bytes={resume_from}-"
-            if validator is not None:
-                headers["If-Range"] = validator
+            headers["If-Range"] = validator
+        where = f"group {job.group_id} job {job.id}"
         async with self._request(url, headers, group=job.group_id, job=job.id) as resp:
-            if resp.status not in (200, 206) or (resp.status == 206 and resume_from == 0):
+            if resp.status not in (200, 206) or (resp.status == 206 and "Range" not in headers):
                 raise await self._error_from(resp, group=job.group_id, job=job.id)
+            content_type = resp.headers.get("Content-Type")
+            if (instead := refused_content_type(content_type)) is not None:
+                raise NotAnArchive(
+                    f"{where}: the server answered {instead} ({content_type}), not a gzip "
+                    "archive (a proxy or login page?)"
+                )
             start, total = 0, resp.content_length
             if resp.status == 206:
                 parsed = parse_content_range(resp.headers.get("Content-Range"))
@@ -322,11 +449,12 @@ class CloudManagerClient:
                         job_id=job.id,
                     )
                 start, total = parsed
+            chunks = self._chunks(resp, job.group_id, job.id)
             yield Body(
                 start=start,
                 total_length=total,
                 validator=resp.headers.get("ETag") or resp.headers.get("Last-Modified"),
-                chunks=self._chunks(resp, job.group_id, job.id),
+                chunks=_sniffed(chunks, where) if start == 0 else chunks,
             )
 
     async def _call_json(
@@ -393,12 +521,19 @@ class CloudManagerClient:
             holding = True
         try:
             self.requests_sent += 1
+            proxy = self._proxy_for(url)
             try:
                 resp = await self._session.request(
-                    method, url, headers=headers, params=params, json=json_body
+                    method, url, headers=headers, params=params, json=json_body, proxy=proxy
                 )
+            except aiohttp.ClientHttpProxyError as exc:
+                raise ProxyError(
+                    f"proxy {redact(proxy or '')} refused the connection to "
+                    f"{urlsplit(url).netloc} (HTTP {exc.status})",
+                    hint="check --proxy / the proxy key / HTTPS_PROXY and its credentials",
+                ) from None
             except (TimeoutError, aiohttp.ClientError) as exc:
-                raise _network_error(exc, url, group=group, job=job) from None
+                raise _network_error(exc, url, group=group, job=job, proxy=proxy) from None
             self.reached = True
             self._primed = True
         finally:
@@ -411,7 +546,7 @@ class CloudManagerClient:
 
     async def _error_from(
         self, resp: aiohttp.ClientResponse, *, group: str | None, job: str | None
-    ) -> ApiError:
+    ) -> ApiError | ProxyError:
         try:
             body = await resp.content.read(ERROR_BODY_LIMIT)
         except (TimeoutError, aiohttp.ClientError):
@@ -429,30 +564,101 @@ class CloudManagerClient:
                 group_id=group,
                 job_id=job,
             )
+        proxy = self._proxy_for(str(resp.url))
+        if proxy is not None and (
+            resp.status == 407 or (resp.status == 403 and _parse_error_body(body)[0] is None)
+        ):
+            # The API's own 403s carry an errorCode; a bare 403 or any 407 here is the proxy's.
+            return ProxyError(
+                f"proxy {redact(proxy)} refused the request to {resp.url.origin()} "
+                f"(HTTP {resp.status})",
+                hint="check --proxy / the proxy key / HTTP_PROXY and its credentials",
+            )
         return api_error(
-            resp.status, body, group=group, job=job, retry_after=resp.headers.get("Retry-After")
+            resp.status,
+            body,
+            group=group,
+            job=job,
+            retry_after=resp.headers.get("Retry-After"),
+            challenged=digest_challenge(resp.headers.getall("WWW-Authenticate", [])) is not None,
         )
 
     async def _chunks(
         self, resp: aiohttp.ClientResponse, group: str, job: str
     ) -> AsyncIterator[bytes]:
+        """The body as it arrives, failed (retryably) when too slow or longer than it said."""
+        s = self._settings
+        floor = RateFloor(s.min_rate_bytes_s, s.min_rate_window_s, time.monotonic())
+        conn = resp.connection
+        protocol = conn.protocol if conn is not None else None  # held: released at body's end
+        received = 0
         try:
             async for chunk in resp.content.iter_chunked(CHUNK_SIZE_BYTES):
+                received += len(chunk)
+                if (rate := floor.too_slow(received, time.monotonic())) is not None:
+                    raise TooSlow(
+                        f"group {group} job {job}: the body came at {rate:.0f} B/s, below "
+                        f"min_rate_bytes_s = {s.min_rate_bytes_s} over {s.min_rate_window_s:g} s",
+                        group_id=group,
+                        job_id=job,
+                    )
                 yield chunk
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise _network_error(exc, str(resp.url), group=group, job=job) from None
+        if protocol is not None and protocol.exception() is not None:
+            # aiohttp stops at Content-Length and parses what follows as the next response:
+            # garbage there means the server sent more than it said. Which length was the
+            # archive's is unknowable, so this attempt fails (aiohttp drops the connection).
+            raise NetworkError(
+                f"group {group} job {job}: the server sent more than its Content-Length "
+                f"({resp.content_length} bytes) on this connection",
+                group_id=group,
+                job_id=job,
+            )
+
+    def _proxy_for(self, url: str) -> str | None:
+        return proxy_for(url, self._settings.proxy, self._env)
 
     def _same_origin(self, url: str) -> bool:
         mine, theirs = urlsplit(self._settings.base_url), urlsplit(url)
         return (mine.scheme, mine.netloc) == (theirs.scheme, theirs.netloc)
 
 
+async def _sniffed(chunks: AsyncIterator[bytes], where: str) -> AsyncIterator[bytes]:
+    """`chunks`, held back until their start proves a tar.gz (sniff.py), then passed on."""
+    sniffer = TarGzSniffer()
+    held: list[bytes] = []
+    try:
+        async for chunk in chunks:
+            if sniffer.done:
+                yield chunk
+                continue
+            sniffer.feed(chunk)
+            held.append(chunk)
+            if sniffer.done:
+                for early in held:
+                    yield early
+                held = []
+        sniffer.end()
+    except NotArchive as exc:
+        raise NotAnArchive(f"{where}: the server sent something that is {exc}") from None
+    for early in held:  # an empty body: the sink names it
+        yield early
+
+
 def _network_error(
-    exc: BaseException, url: str, *, group: str | None, job: str | None
+    exc: BaseException,
+    url: str,
+    *,
+    group: str | None,
+    job: str | None,
+    proxy: str | None = None,
 ) -> NetworkError:
     where = f"group {group}" + (f" job {job}" if job else "") if group else "the API"
     host = urlsplit(url).netloc
-    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+    if isinstance(exc, aiohttp.ClientProxyConnectionError):
+        what = f"cannot connect to the proxy {redact(proxy or '')} ({exc.strerror or 'refused'})"
+    elif isinstance(exc, aiohttp.ClientConnectorCertificateError):
         what = f"TLS certificate of {host} could not be verified"
     elif isinstance(exc, aiohttp.ClientConnectorError):
         what = f"cannot connect to {host} ({exc.strerror or exc.__class__.__name__})"
@@ -462,11 +668,15 @@ def _network_error(
         what = "the body was cut short"
     elif isinstance(exc, aiohttp.ServerDisconnectedError):
         what = f"{host} closed the connection"
+    elif isinstance(exc, aiohttp.ClientResponseError):
+        # aiohttp's message quotes the offending bytes; they say nothing a user can act on.
+        what = f"{host} answered something that is not valid HTTP (bytes past a body's end?)"
     else:
         what = f"{exc.__class__.__name__}: {exc}"
     return NetworkError(f"{where}: {what}", group_id=group, job_id=job)
 
 
 def is_fatal(exc: BulkdlError) -> bool:
-    """Errors that end the whole run (exit 2) wherever they happen: a rejected key."""
-    return isinstance(exc, AuthError)
+    """Errors that end the whole run (exit 2) wherever they happen: a rejected key, or a proxy
+    that refuses us (every other request would meet the same refusal)."""
+    return isinstance(exc, AuthError | ProxyError)

@@ -29,6 +29,7 @@ from bulkdl.cli_common import (
     JsonOpt,
     OrgOpt,
     OutOpt,
+    ProxyOpt,
     QuietOpt,
     ResourceNameOpt,
     SinceOpt,
@@ -75,6 +76,7 @@ def download(
     base_url: BaseUrlOpt = None,
     verify: VerifyOpt = False,
     stall_timeout: StallOpt = None,
+    proxy: ProxyOpt = None,
     insecure: InsecureOpt = False,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
@@ -92,6 +94,7 @@ def download(
         all_groups=all_groups,
         org=org,
         group_name=group_name,
+        proxy=proxy,
     )
     settings = load(config, overrides, debug)
     options = RunOptions(

@@ -58,6 +58,10 @@ StallOpt = Annotated[
     float | None,
     typer.Option("--stall-timeout", help="Abort a response that sends nothing for this long (s)."),
 ]
+ProxyOpt = Annotated[
+    str | None,
+    typer.Option("--proxy", help="Proxy URL (default: the proxy key, then HTTPS_PROXY etc.)."),
+]
 InsecureOpt = Annotated[
     bool, typer.Option("--insecure", help="Do not verify TLS certificates (not recommended).")
 ]

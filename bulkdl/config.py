@@ -70,6 +70,9 @@ class Settings:
     requests_per_minute: int = 80  # API calls per group per minute (Cloud Manager allows ~100)
     rate_window_s: float = 60.0  # the window requests_per_minute applies to (Cloud Manager: 60)
     poll_interval_s: float = 5.0  # first wait between polls of an IN_PROGRESS job
+    proxy: str | None = None  # http(s)://[user:pass@]host:port; else HTTPS_PROXY etc. apply
+    min_rate_bytes_s: int = 1024  # a body slower than this over a whole window is retried
+    min_rate_window_s: float = 60.0
 
     def request_budget(self) -> RequestBudget:
         return RequestBudget(self.requests_per_minute, window_s=self.rate_window_s)
@@ -105,6 +108,7 @@ class Overrides:
     all_groups: bool = False
     org: str | None = None
     group_name: str | None = None
+    proxy: str | None = None
 
 
 # key -> (expected python types, description used in type errors)
@@ -130,6 +134,9 @@ _KEYS: Final[dict[str, tuple[tuple[type, ...], str]]] = {
     "requests_per_minute": ((int,), "an integer"),
     "poll_interval_s": ((int, float), "a number of seconds"),
     "rate_window_s": ((int, float), "a number of seconds"),
+    "proxy": ((str,), "a proxy URL such as 'http://proxy.example:3128'"),
+    "min_rate_bytes_s": ((int,), "an integer (bytes per second; 0 turns the check off)"),
+    "min_rate_window_s": ((int, float), "a number of seconds"),
 }
 
 
@@ -248,6 +255,11 @@ def load_settings(
         requests_per_minute=doc.get("requests_per_minute", 80),
         poll_interval_s=float(doc.get("poll_interval_s", 5.0)),
         rate_window_s=float(doc.get("rate_window_s", 60.0)),
+        proxy=check_proxy(
+            overrides.proxy or doc.get("proxy"), "--proxy" if overrides.proxy else where
+        ),
+        min_rate_bytes_s=doc.get("min_rate_bytes_s", 1024),
+        min_rate_window_s=float(doc.get("min_rate_window_s", 60.0)),
     )
     check_limits(settings, flag_concurrency=overrides.concurrency is not None, where=where)
     return settings
@@ -267,11 +279,31 @@ def check_limits(settings: Settings, *, flag_concurrency: bool, where: str) -> N
         "retry_backoff_s",
         "poll_interval_s",
         "rate_window_s",
+        "min_rate_window_s",
     ):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"{where}: {name} must be positive")
     if settings.retries < 0:
         raise ConfigError(f"{where}: retries must be 0 or more, got {settings.retries}")
+    if settings.min_rate_bytes_s < 0:
+        raise ConfigError(f"{where}: min_rate_bytes_s must be 0 (off) or more")
+
+
+def check_proxy(raw: str | None, where: str) -> str | None:
+    """A proxy URL (http or https, with a host); its credentials are never echoed back."""
+    if not raw:
+        return None
+    try:
+        parts = urlsplit(raw.strip())
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ConfigError(
+            f"{where}: proxy must be an http(s)://host:port URL",
+            hint="e.g. http://proxy.example:3128 (credentials as http://user:pass@host:port)",
+        )
+    return raw.strip()
 
 
 def normalise_base_url(raw: object, where: str) -> str:

@@ -7,6 +7,7 @@ job only fails that group or job (exit 1 at the end).
 
 * BulkdlError(message, hint)
   x ConfigError                         bad flag, config file, credentials, output dir -> exit 2
+  x ProxyError                          the proxy refused us (407, 403, tunnel refused) -> exit 2
   x ApiError(status, error_code, group_id, job_id)
     + AuthError                         401 challenge the key cannot answer -> exit 2
     + GroupAccessError                  401 NOT_IN_GROUP, 403, 404 GROUP_NOT_FOUND: group fails
@@ -15,9 +16,11 @@ job only fails that group or job (exit 1 at the end).
   x ProtocolError                       the server sent something that is not the documented API
   x NetworkError(group_id, job_id)      refused, reset, TLS, stalled or cut-short body
     + ResumeRejected                    a Range answer at the wrong offset
+    + TooSlow                           a body below min_rate_bytes_s over min_rate_window_s
   x TransferError(group_id, job_id)
     + IncompleteDownload(received, expected)
     + CorruptArchive                    --verify: gzip or tar fails to read to its end
+    + NotAnArchive                      an HTML/JSON answer, or gzip that does not start a tar
     + DiskError(path)
 """
 
@@ -122,6 +125,15 @@ class ResumeRejected(NetworkError):
     """A Range resume came back at the wrong offset: the next attempt starts from byte 0."""
 
 
+class TooSlow(NetworkError):
+    """A body kept below the minimum rate for a whole window: retried (and resumed) like a
+    stall, since a fresh connection often gets a better route or a less busy server."""
+
+
+class ProxyError(BulkdlError):
+    """The proxy itself refused (407, 403, a refused tunnel): every request would meet it."""
+
+
 class TransferError(BulkdlError):
     """One archive could not be written completely."""
 
@@ -137,6 +149,10 @@ class IncompleteDownload(TransferError):
 
 class CorruptArchive(TransferError):
     """The archive does not read as gzip+tar to its end (--verify, `bulkdl verify`)."""
+
+
+class NotAnArchive(TransferError):
+    """A 2xx that is not a log archive (a login page, a JSON answer, gzip of something else)."""
 
 
 class DiskError(TransferError):

@@ -37,7 +37,7 @@ from bulkdl.emulator.digest import (
     check_credentials,
     parse_authorization,
 )
-from bulkdl.emulator.faults import CorruptGzip, FaultKind
+from bulkdl.emulator.faults import ChangedArchive, CorruptGzip, FaultKind
 from bulkdl.emulator.fleet import EmulatedJob, Fleet
 from bulkdl.emulator.groups import list_groups, list_org_groups
 from bulkdl.emulator.lookup import find_job, group_jobs
@@ -227,8 +227,8 @@ async def download(request: web.Request) -> web.StreamResponse:
 
 
 def archive_etag(job: EmulatedJob, archive: bytes) -> str:
-    """A strong validator: archives are deterministic per job, so id and length identify one."""
-    return f'"{job.id}-{len(archive)}"'
+    """A strong validator: archives are deterministic per job and seed, so these identify one."""
+    return f'"{job.id}-{job.seed}-{len(archive)}"'
 
 
 async def _send_archive(
@@ -246,9 +246,10 @@ async def _send_archive(
             hdrs.CONTENT_TYPE: "application/gzip",
             hdrs.CONTENT_DISPOSITION: f'attachment; filename="mongodb-logs-{job.id}.tar.gz"',
             hdrs.ACCEPT_RANGES: "bytes",
-            hdrs.ETAG: archive_etag(job, archive),
         }
     )
+    if not isinstance(fault, ChangedArchive):  # that fault's server has no validators
+        response.headers[hdrs.ETAG] = archive_etag(job, archive)
     if window is not None:
         response.headers[hdrs.CONTENT_RANGE] = f"bytes {first}-{last}/{len(archive)}"
     state.counters.download_started(job.group_id)
@@ -263,4 +264,6 @@ async def _send_archive(
     finally:
         state.counters.download_ended(job.group_id, completed=completed)
         state.record("download_completed" if completed else "download_cut", job)
+        if isinstance(fault, ChangedArchive):
+            job.seed += 1  # every later request gets another archive (its cache key follows)
     return response

@@ -1,7 +1,8 @@
 """Sending a body: whole, or broken the way networks break it (cut, stalled, chunks unfinished).
 
-`ResetAfter`, `Stall` and `TruncatedChunked` change how bytes leave, not what they are, so they
-live with the streaming loop and apply alike to archives and listing pages.
+`ResetAfter`, `Stall`, `TruncatedChunked` and `Trickle` change how bytes leave, not what they
+are, so they live with the streaming loop and apply alike to archives and listing pages;
+`LongerBody` and `ChangedArchive` (archives only) break the framing the same way.
 """
 
 from __future__ import annotations
@@ -13,10 +14,18 @@ from typing import Final
 
 from aiohttp import web
 
-from bulkdl.emulator.faults import FaultKind, ResetAfter, Stall, TruncatedChunked
+from bulkdl.emulator.faults import (
+    ChangedArchive,
+    FaultKind,
+    LongerBody,
+    ResetAfter,
+    Stall,
+    Trickle,
+    TruncatedChunked,
+)
 from bulkdl.emulator.state import EmulatorState
 
-BODY_FAULTS: Final = (ResetAfter, Stall, TruncatedChunked)
+BODY_FAULTS: Final = (ResetAfter, Stall, TruncatedChunked, Trickle, LongerBody, ChangedArchive)
 _STALL_POLL_S: Final = 0.01  # how often a stall checks that the client is still there
 
 
@@ -50,8 +59,9 @@ async def send_body(
     if isinstance(fault, BODY_FAULTS):
         state.fault_served(fault)
     await response.prepare(request)
-    if isinstance(fault, ResetAfter):
-        await stream(state, response, body[: min(fault.n_bytes, max(0, len(body) - 1))])
+    if isinstance(fault, ResetAfter | ChangedArchive):
+        cut = fault.n_bytes if isinstance(fault, ResetAfter) else fault.after_bytes
+        await stream(state, response, body[: min(cut, max(0, len(body) - 1))])
         _hang_up(request)
         return False
     if isinstance(fault, TruncatedChunked):
@@ -62,8 +72,15 @@ async def send_body(
         await stream(state, response, body[: fault.after_bytes])
         await _silence(request, fault.seconds)
         body = body[fault.after_bytes :]
-    await stream(state, response, body)
+    if isinstance(fault, Trickle):
+        await _trickle(state, response, body, fault)
+    else:
+        await stream(state, response, body)
     await response.write_eof()
+    if isinstance(fault, LongerBody) and request.transport is not None:
+        # Past aiohttp's own Content-Length accounting, straight onto the connection.
+        request.transport.write(bytes(fault.extra_bytes))
+        state.counters.bytes_sent += fault.extra_bytes
     return True
 
 
@@ -76,6 +93,17 @@ async def stream(state: EmulatorState, response: web.StreamResponse, body: memor
         state.counters.bytes_sent += len(chunk)
         if state.chunk_delay_s > 0 and offset + size < len(body):
             await asyncio.sleep(state.chunk_delay_s)
+
+
+async def _trickle(
+    state: EmulatorState, response: web.StreamResponse, body: memoryview, fault: Trickle
+) -> None:
+    """`body` one small piece at a time, `every_s` apart (until the client leaves)."""
+    for offset in range(0, len(body), fault.chunk_bytes):
+        chunk = body[offset : offset + fault.chunk_bytes]
+        await response.write(chunk)
+        state.counters.bytes_sent += len(chunk)
+        await asyncio.sleep(fault.every_s)
 
 
 def _hang_up(request: web.Request) -> None:

@@ -7,11 +7,12 @@ reference's table (Cloud Manager text where it has one, else the Atlas template)
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, Final
 
 from aiohttp import web
+from multidict import CIMultiDict
 
 ERROR_CONTENT_TYPE: Final = "application/json;charset=ISO-8859-1"
 
@@ -26,14 +27,14 @@ class ApiError(Exception):
         detail: str,
         parameters: Sequence[str] = (),
         *,
-        headers: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
     ) -> None:
         super().__init__(f"{status} {error_code}: {detail}")
         self.status = status
         self.error_code = error_code
         self.detail = detail
         self.parameters = list(parameters)
-        self.headers = dict(headers or {})
+        self.headers: CIMultiDict[str] = CIMultiDict(headers or {})  # a header may repeat
 
     def body(self) -> dict[str, Any]:
         """The JSON document, keys alphabetical like the real API's."""
@@ -46,20 +47,23 @@ class ApiError(Exception):
 
     def to_response(self) -> web.Response:
         """The aiohttp response carrying this error."""
+        headers = self.headers.copy()
+        headers["Content-Type"] = ERROR_CONTENT_TYPE
         return web.Response(
             status=self.status,
             body=json.dumps(self.body()).encode("latin-1", "replace"),
-            headers={**self.headers, "Content-Type": ERROR_CONTENT_TYPE},
+            headers=headers,
         )
 
 
-def unauthorized(challenge: str) -> ApiError:
-    """A rejected or missing Authorization header: 401 with a fresh digest challenge."""
+def unauthorized(*challenges: str) -> ApiError:
+    """A rejected or missing Authorization header: 401 with a fresh digest challenge (after any
+    other challenges a server in front of the API offers, one WWW-Authenticate header each)."""
     return ApiError(
         401,
         None,
         "You are not authorized for this resource.",
-        headers={"WWW-Authenticate": challenge},
+        headers=[("WWW-Authenticate", challenge) for challenge in challenges],
     )
 
 

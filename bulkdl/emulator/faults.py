@@ -153,6 +153,73 @@ class Redirect:
     to: str
 
 
+@dataclass(frozen=True, slots=True)
+class GzippedHtml:
+    """Download only: 200 text/html, the login page gzipped, so the gzip magic looks right."""
+
+
+@dataclass(frozen=True, slots=True)
+class GzipNotTar:
+    """Download only: 200 application/gzip, valid gzip whose content is a page, not a tar."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangedArchive:
+    """Download only: `after_bytes` of the archive with no ETag or Last-Modified, then the
+    connection is closed and the job's archive changes (new content) for every later request,
+    as a server without validators that regenerates an archive would."""
+
+    after_bytes: int
+
+    def __post_init__(self) -> None:
+        _non_negative("after_bytes", self.after_bytes)
+
+
+@dataclass(frozen=True, slots=True)
+class LongerBody:
+    """Download only: Content-Length promises the archive, then `extra_bytes` more follow it on
+    the connection, as a server or proxy that miscounts its own body does."""
+
+    extra_bytes: int
+
+    def __post_init__(self) -> None:
+        if self.extra_bytes < 1:
+            raise ValueError(f"extra_bytes must be >= 1, got {self.extra_bytes}")
+
+
+@dataclass(frozen=True, slots=True)
+class Trickle:
+    """The body's headers at once, then one `chunk_bytes` piece every `every_s` seconds: never
+    silent long enough for a read timeout, never done in any useful time."""
+
+    chunk_bytes: int
+    every_s: float
+
+    def __post_init__(self) -> None:
+        if self.chunk_bytes < 1:
+            raise ValueError(f"chunk_bytes must be >= 1, got {self.chunk_bytes}")
+        _non_negative("every_s", self.every_s)
+
+
+@dataclass(frozen=True, slots=True)
+class NoChallenge:
+    """401 with the API's body but no WWW-Authenticate challenge, as a gateway in front of the
+    API answers for one resource: not a verdict on the key pair."""
+
+
+@dataclass(frozen=True, slots=True)
+class RelativeNext:
+    """Listing only: the page's links are relative (`logCollectionJobs?pageNum=2...`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ForeignNext:
+    """Listing only: the page's links name another origin (`to`), as an Ops Manager whose
+    central URL differs from the URL its users reach it by."""
+
+    to: str
+
+
 FaultKind: TypeAlias = (
     Redirect
     | ResetAfter
@@ -167,6 +234,14 @@ FaultKind: TypeAlias = (
     | NotJson
     | MissingResults
     | RepeatingNext
+    | GzippedHtml
+    | GzipNotTar
+    | ChangedArchive
+    | LongerBody
+    | Trickle
+    | NoChallenge
+    | RelativeNext
+    | ForeignNext
 )
 
 
@@ -188,9 +263,26 @@ _BOTH: tuple[type[FaultKind], ...] = (
     TruncatedChunked,
     StaleNonce,
     HtmlPage,
+    Trickle,
+    NoChallenge,
 )
-DOWNLOAD_FAULTS: tuple[type[FaultKind], ...] = (*_BOTH, NotGzip, CorruptGzip)
-LISTING_FAULTS: tuple[type[FaultKind], ...] = (*_BOTH, NotJson, MissingResults, RepeatingNext)
+DOWNLOAD_FAULTS: tuple[type[FaultKind], ...] = (
+    *_BOTH,
+    NotGzip,
+    CorruptGzip,
+    GzippedHtml,
+    GzipNotTar,
+    ChangedArchive,
+    LongerBody,
+)
+LISTING_FAULTS: tuple[type[FaultKind], ...] = (
+    *_BOTH,
+    NotJson,
+    MissingResults,
+    RepeatingNext,
+    RelativeNext,
+    ForeignNext,
+)
 
 
 def kind_name(fault: Fault) -> str:

@@ -2,6 +2,8 @@
 
     reset:1000  500  503-html  429  429:retry-after=2  stall:1000:5  chunked:1000  not-gzip
     corrupt-gzip  stale-nonce  html  html:502  not-json  missing-results  repeating-next
+    gzipped-html  gzip-not-tar  changed-archive:1000  longer-body:100  trickle:16:0.05
+    no-challenge  relative-next  foreign-next:http://central.example:8080
 
 A 5xx may carry `:retry-after=S` too; `always:` in front makes any of them persistent.
 """
@@ -15,26 +17,36 @@ from typing import Final
 
 from bulkdl.emulator.faults import (
     Always,
+    ChangedArchive,
     CorruptGzip,
     Fault,
     FaultKind,
+    ForeignNext,
+    GzipNotTar,
+    GzippedHtml,
     HtmlPage,
+    LongerBody,
     MissingResults,
+    NoChallenge,
     NotGzip,
     NotJson,
     RateLimit,
+    RelativeNext,
     RepeatingNext,
     ResetAfter,
     ServerFault,
     StaleNonce,
     Stall,
+    Trickle,
     TruncatedChunked,
 )
 
 SPEC_HELP: Final = (
     "reset:BYTES, 5xx[-html][:retry-after=S], 429[:retry-after=S], stall:BYTES:SECONDS, "
     "chunked:BYTES, not-gzip, corrupt-gzip, stale-nonce, html[:STATUS], not-json, "
-    "missing-results, repeating-next; prefix always: to repeat on every attempt"
+    "missing-results, repeating-next, gzipped-html, gzip-not-tar, changed-archive:BYTES, "
+    "longer-body:BYTES, trickle:BYTES:SECONDS, no-challenge, relative-next, "
+    "foreign-next:ORIGIN; prefix always: to repeat on every attempt"
 )
 _PLAIN: Final[dict[str, Callable[[], FaultKind]]] = {
     "not-gzip": NotGzip,
@@ -44,10 +56,21 @@ _PLAIN: Final[dict[str, Callable[[], FaultKind]]] = {
     "not-json": NotJson,
     "missing-results": MissingResults,
     "repeating-next": RepeatingNext,
+    "gzipped-html": GzippedHtml,
+    "gzip-not-tar": GzipNotTar,
+    "no-challenge": NoChallenge,
+    "relative-next": RelativeNext,
 }
 _STATUS: Final = re.compile(r"(?P<status>\d{3})(?P<html>-html)?(?::retry-after=(?P<after>[^:]+))?")
-_BYTES: Final = re.compile(r"(?P<kind>reset|chunked):(?P<bytes>\d+)")
-_STALL: Final = re.compile(r"stall:(?P<bytes>\d+):(?P<seconds>[^:]+)")
+_BYTES: Final = re.compile(r"(?P<kind>reset|chunked|changed-archive|longer-body):(?P<bytes>\d+)")
+_BYTES_KINDS: Final[dict[str, Callable[[int], FaultKind]]] = {
+    "reset": ResetAfter,
+    "chunked": TruncatedChunked,
+    "changed-archive": ChangedArchive,
+    "longer-body": LongerBody,
+}
+_STALL: Final = re.compile(r"(?P<kind>stall|trickle):(?P<bytes>\d+):(?P<seconds>[^:]+)")
+_FOREIGN: Final = re.compile(r"foreign-next:(?P<origin>https?://[^/?#\s]+)")
 _HTML: Final = re.compile(r"html:(?P<status>\d{3})")
 
 
@@ -78,10 +101,12 @@ def _build(text: str) -> FaultKind | None:
     if (plain := _PLAIN.get(text)) is not None:
         return plain()
     if match := _BYTES.fullmatch(text):
-        n_bytes = int(match["bytes"])
-        return ResetAfter(n_bytes) if match["kind"] == "reset" else TruncatedChunked(n_bytes)
+        return _BYTES_KINDS[match["kind"]](int(match["bytes"]))
     if match := _STALL.fullmatch(text):
-        return Stall(int(match["bytes"]), _seconds(match["seconds"]))
+        timed = Stall if match["kind"] == "stall" else Trickle
+        return timed(int(match["bytes"]), _seconds(match["seconds"]))
+    if match := _FOREIGN.fullmatch(text):
+        return ForeignNext(match["origin"])
     if match := _HTML.fullmatch(text):
         return HtmlPage(int(match["status"]))
     if match := _STATUS.fullmatch(text):

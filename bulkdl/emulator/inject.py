@@ -4,9 +4,11 @@ and broken listing pages. How bytes are sent (cut, stalled) is `bodies.py`.
 
 from __future__ import annotations
 
+import gzip
 from html import escape
 from http import HTTPStatus
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from aiohttp import hdrs, web
 
@@ -14,12 +16,17 @@ from bulkdl.emulator import errors
 from bulkdl.emulator.digest import parse_authorization
 from bulkdl.emulator.faults import (
     FaultKind,
+    ForeignNext,
+    GzipNotTar,
+    GzippedHtml,
     HtmlPage,
     MissingResults,
+    NoChallenge,
     NotGzip,
     NotJson,
     RateLimit,
     Redirect,
+    RelativeNext,
     RepeatingNext,
     ServerFault,
     StaleNonce,
@@ -75,6 +82,14 @@ def answer_instead(
     if isinstance(fault, NotGzip):
         state.fault_served(fault)
         return html_response(200, LOGIN_PAGE)
+    if isinstance(fault, GzippedHtml | GzipNotTar):
+        state.fault_served(fault)
+        kind = HTML_CONTENT_TYPE if isinstance(fault, GzippedHtml) else "application/gzip"
+        page = gzip.compress(LOGIN_PAGE.encode(), mtime=0)
+        return web.Response(status=200, body=page, headers={hdrs.CONTENT_TYPE: kind})
+    if isinstance(fault, NoChallenge):
+        state.fault_served(fault)
+        raise errors.ApiError(401, None, "You are not authorized for this resource.")
     if isinstance(fault, StaleNonce):
         state.fault_served(fault)
         params = parse_authorization(request.headers.get(hdrs.AUTHORIZATION))
@@ -101,7 +116,8 @@ def proxy_error_page(status: int) -> str:
 
 
 def break_listing(state: EmulatorState, doc: dict[str, Any], fault: FaultKind | None) -> None:
-    """Spoil a listing page in place: drop `results`, or point `next` back at `self`."""
+    """Spoil a listing page in place: drop `results`, point `next` back at `self`, or rewrite
+    every link relative to the page (RFC 3986 relative reference) or onto another origin."""
     if isinstance(fault, MissingResults):
         state.fault_served(fault)
         del doc["results"]
@@ -110,6 +126,14 @@ def break_listing(state: EmulatorState, doc: dict[str, Any], fault: FaultKind | 
         links = [link for link in doc["links"] if link["rel"] != "next"]
         own = next(link["href"] for link in links if link["rel"] == "self")
         doc["links"] = [*links, {"href": own, "rel": "next"}]
+    elif isinstance(fault, RelativeNext | ForeignNext):
+        state.fault_served(fault)
+        for link in doc["links"]:
+            href = urlsplit(link["href"])
+            if isinstance(fault, RelativeNext):  # the last path segment and the query
+                link["href"] = f"{href.path.rsplit('/', 1)[-1]}?{href.query}"
+            else:
+                link["href"] = f"{fault.to.rstrip('/')}{href.path}?{href.query}"
 
 
 def break_json(state: EmulatorState, body: bytes, fault: FaultKind | None) -> bytes:

@@ -108,6 +108,7 @@ class EmulatorState:
     )
     listing_faults: FaultPlan = field(default_factory=lambda: FaultPlan("listing", LISTING_FAULTS))
     rate_limit: FixedWindow | None = None
+    challenges_first: tuple[str, ...] = ()  # WWW-Authenticate values sent before the digest one
     clock: Callable[[], float] = time.monotonic
     wall_clock: Callable[[], datetime] = utc_now
     collect_duration_s: CollectDuration = DEFAULT_COLLECT_DURATION_S  # or per job: job -> s
@@ -215,7 +216,12 @@ class EmulatorState:
         """A counted 401 carrying a fresh digest challenge, to raise."""
         self.counters.challenges += 1
         self.counters.stale_nonces += stale
-        return errors.unauthorized(challenge_header(self.nonces.issue(), stale=stale))
+        digest = challenge_header(self.nonces.issue(), stale=stale)
+        return errors.unauthorized(*self.challenges_first, digest)
+
+    def offer_challenges_first(self, *challenges: str) -> None:
+        """Every 401 challenge lists these (e.g. `Basic realm="x"`) before the digest one."""
+        self.challenges_first = challenges
 
     def reset(self) -> None:
         """Zero the counters between phases of a test; streams still running stay counted.

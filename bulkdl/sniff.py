@@ -1,0 +1,71 @@
+"""Is this body really a log archive? Cheap checks before its first byte reaches the disk.
+
+A proxy's login page, an API error in JSON, or gzip of anything but a tar must never be kept
+under an archive's name. Three checks, all on the start of a body that begins at byte 0: the
+Content-Type is not HTML or JSON, the gzip magic is there, and the first 512 decompressed bytes
+are a tar header ("ustar" at offset 257, as POSIX and GNU tar write it). Only those first bytes
+are inflated; the rest of the body passes untouched. Pure: no I/O here.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Final
+
+GZIP_MAGIC: Final = b"\x1f\x8b"
+TAR_BLOCK: Final = 512
+USTAR_AT: Final = 257
+USTAR: Final = b"ustar"
+
+
+class NotArchive(ValueError):
+    """Why a body is not a tar.gz archive (the message is shown to the user)."""
+
+
+def refused_content_type(value: str | None) -> str | None:
+    """What a 2xx with this Content-Type is instead of an archive, or None when it may be one.
+
+    Cloud Manager labels archives application/gzip (some servers application/octet-stream).
+    """
+    mime = (value or "").split(";", 1)[0].strip().lower()
+    if "html" in mime:
+        return "an HTML page"
+    if mime == "application/json" or mime.endswith("+json"):
+        return "a JSON document"
+    return None
+
+
+class TarGzSniffer:
+    """Fed the body's first chunks until it can tell; raises NotArchive as soon as it knows."""
+
+    def __init__(self) -> None:
+        self._inflate = zlib.decompressobj(31)  # 31: gzip wrapper required
+        self._start = b""  # the first raw bytes, to show what came instead
+        self._block = b""
+        self.done = False  # a tar header was seen: the rest needs no look
+
+    def feed(self, chunk: bytes) -> None:
+        """Look at the next chunk of the body (a no-op once `done`)."""
+        if self.done:
+            return
+        if len(self._start) < 16:
+            self._start += chunk[: 16 - len(self._start)]
+        if not self._start.startswith(GZIP_MAGIC[: len(self._start)]):
+            raise NotArchive(f"not a gzip archive (it starts with {self._start!r})")
+        try:
+            data = self._inflate.unconsumed_tail + chunk
+            self._block += self._inflate.decompress(data, TAR_BLOCK - len(self._block))
+        except zlib.error as exc:
+            raise NotArchive(f"not a valid gzip stream ({exc})") from None
+        if len(self._block) >= TAR_BLOCK:
+            if self._block[USTAR_AT : USTAR_AT + len(USTAR)] != USTAR:
+                raise NotArchive("gzip, but not of a tar archive (no tar header at its start)")
+            self.done = True
+        elif self._inflate.eof:
+            raise NotArchive("gzip, but too short to hold a tar archive")
+
+    def end(self) -> None:
+        """The body ended: it must have shown a tar header by now (an empty body is let through
+        for the sink to name)."""
+        if not self.done and self._start:
+            raise NotArchive("the body ended before a whole tar header arrived")
