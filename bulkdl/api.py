@@ -39,6 +39,7 @@ from bulkdl.errors import (
     BulkdlError,
     ConfigError,
     GroupAccessError,
+    Misframed,
     NetworkError,
     NotAnArchive,
     ProtocolError,
@@ -591,6 +592,10 @@ class CloudManagerClient:
         floor = RateFloor(s.min_rate_bytes_s, s.min_rate_window_s, time.monotonic())
         conn = resp.connection
         protocol = conn.protocol if conn is not None else None  # held: released at body's end
+        if protocol is not None:
+            # Never pooled again: bytes a server sends past Content-Length would otherwise be
+            # read as the start of the next answer on this connection, whoever's it is.
+            protocol.force_close()
         received = 0
         try:
             async for chunk in resp.content.iter_chunked(CHUNK_SIZE_BYTES):
@@ -607,9 +612,10 @@ class CloudManagerClient:
             raise _network_error(exc, str(resp.url), group=group, job=job) from None
         if protocol is not None and protocol.exception() is not None:
             # aiohttp stops at Content-Length and parses what follows as the next response:
-            # garbage there means the server sent more than it said. Which length was the
-            # archive's is unknowable, so this attempt fails (aiohttp drops the connection).
-            raise NetworkError(
+            # an error there means the server sent more than it said (when those bytes came
+            # with the body's end; later ones only die with the connection). Which length was
+            # the archive's is unknowable, so this attempt fails.
+            raise Misframed(
                 f"group {group} job {job}: the server sent more than its Content-Length "
                 f"({resp.content_length} bytes) on this connection",
                 group_id=group,

@@ -16,6 +16,7 @@ job only fails that group or job (exit 1 at the end).
   x ProtocolError                       the server sent something that is not the documented API
   x NetworkError(group_id, job_id)      refused, reset, TLS, stalled or cut-short body
     + ResumeRejected                    a Range answer at the wrong offset
+      + Misframed                       bytes past Content-Length: this body is not trusted
     + TooSlow                           a body below min_rate_bytes_s over min_rate_window_s
   x TransferError(group_id, job_id)
     + IncompleteDownload(received, expected)
@@ -123,6 +124,11 @@ class NetworkError(BulkdlError):
 
 class ResumeRejected(NetworkError):
     """A Range resume came back at the wrong offset: the next attempt starts from byte 0."""
+
+
+class Misframed(ResumeRejected):
+    """The server sent more than its Content-Length: which length was meant is unknowable, so
+    none of this body is kept and the next attempt starts from byte 0."""
 
 
 class TooSlow(NetworkError):

@@ -72,15 +72,14 @@ async def send_body(
         await stream(state, response, body[: fault.after_bytes])
         await _silence(request, fault.seconds)
         body = body[fault.after_bytes :]
+    if isinstance(fault, LongerBody):
+        await _overlong(request, state, response, body, fault.extra_bytes)
+        return True
     if isinstance(fault, Trickle):
         await _trickle(state, response, body, fault)
     else:
         await stream(state, response, body)
     await response.write_eof()
-    if isinstance(fault, LongerBody) and request.transport is not None:
-        # Past aiohttp's own Content-Length accounting, straight onto the connection.
-        request.transport.write(bytes(fault.extra_bytes))
-        state.counters.bytes_sent += fault.extra_bytes
     return True
 
 
@@ -93,6 +92,24 @@ async def stream(state: EmulatorState, response: web.StreamResponse, body: memor
         state.counters.bytes_sent += len(chunk)
         if state.chunk_delay_s > 0 and offset + size < len(body):
             await asyncio.sleep(state.chunk_delay_s)
+
+
+async def _overlong(
+    request: web.Request,
+    state: EmulatorState,
+    response: web.StreamResponse,
+    body: memoryview,
+    extra_bytes: int,
+) -> None:
+    """All of `body` but its last byte as usual, then that byte and `extra_bytes` zeros in one
+    write straight onto the connection (past aiohttp's Content-Length accounting), then FIN."""
+    await stream(state, response, body[:-1])
+    transport = request.transport
+    if transport is None:
+        raise ConnectionResetError("the client left")
+    transport.write(bytes(body[-1:]) + bytes(extra_bytes))
+    state.counters.bytes_sent += 1 + extra_bytes
+    _hang_up(request)
 
 
 async def _trickle(

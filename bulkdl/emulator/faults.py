@@ -178,7 +178,8 @@ class ChangedArchive:
 @dataclass(frozen=True, slots=True)
 class LongerBody:
     """Download only: Content-Length promises the archive, then `extra_bytes` more follow it on
-    the connection, as a server or proxy that miscounts its own body does."""
+    the connection (the body's last byte and the extra in one write), as a server or proxy that
+    miscounts its own body does; then the connection is closed."""
 
     extra_bytes: int
 

@@ -1,0 +1,116 @@
+"""A small forward proxy for tests: absolute-form `GET http://host/path` over HTTP/1.1, as
+corporate proxies take plain-http requests, in its own thread like EmulatorThread.
+
+It counts what it forwarded (and to where), can demand Basic proxy credentials (407) or refuse
+everything (403), and drops hop-by-hop headers, Proxy-Authorization among them, as RFC 9110
+says a proxy must.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import threading
+from types import TracebackType
+from typing import Final, Self
+
+import aiohttp
+from aiohttp import hdrs, web
+
+_HOP_BY_HOP: Final = frozenset(
+    h.lower()
+    for h in (
+        hdrs.CONNECTION,
+        hdrs.PROXY_AUTHORIZATION,
+        hdrs.PROXY_AUTHENTICATE,
+        hdrs.TRANSFER_ENCODING,
+        hdrs.TE,
+        hdrs.TRAILER,
+        hdrs.UPGRADE,
+        "Keep-Alive",
+        "Proxy-Connection",
+    )
+)
+
+
+class ForwardProxy:
+    """with ForwardProxy() as proxy: ... proxy.url, proxy.forwarded, proxy.targets"""
+
+    def __init__(self, *, credentials: tuple[str, str] | None = None, refuse: bool = False):
+        self._expected = (
+            None
+            if credentials is None
+            else "Basic " + base64.b64encode(":".join(credentials).encode()).decode()
+        )
+        self._refuse = refuse
+        self.forwarded = 0
+        self.refused = 0
+        self.targets: list[str] = []
+        self.url = ""
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("the proxy did not start")
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join()
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._forward)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.25)
+        await runner.setup()
+        async with aiohttp.ClientSession(auto_decompress=False) as upstream:
+            self._upstream = upstream
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            self.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+            self._ready.set()
+            await self._stop.wait()
+            await runner.cleanup()
+
+    async def _forward(self, request: web.Request) -> web.StreamResponse:
+        target = request.raw_path
+        if not target.startswith("http://"):
+            return web.Response(status=400, text="absolute-form requests only")
+        if self._refuse:
+            self.refused += 1
+            return web.Response(status=403, text="<html>Access denied by policy</html>")
+        if self._expected is not None and (
+            request.headers.get(hdrs.PROXY_AUTHORIZATION) != self._expected
+        ):
+            self.refused += 1
+            return web.Response(
+                status=407, headers={hdrs.PROXY_AUTHENTICATE: 'Basic realm="proxy"'}
+            )
+        self.forwarded += 1
+        self.targets.append(target)
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
+        body = await request.read()
+        async with self._upstream.request(
+            request.method, target, headers=headers, data=body or None, allow_redirects=False
+        ) as answer:
+            response = web.StreamResponse(
+                status=answer.status,
+                headers=[(k, v) for k, v in answer.headers.items() if k.lower() not in _HOP_BY_HOP],
+            )
+            await response.prepare(request)
+            async for chunk in answer.content.iter_chunked(64 * 1024):
+                await response.write(chunk)
+            await response.write_eof()
+            return response
