@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import threading
-from types import TracebackType
 from typing import Final, Self
 
 import aiohttp
@@ -58,12 +57,7 @@ class ForwardProxy:
             raise RuntimeError("the proxy did not start")
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         if self._loop is not None and self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join()

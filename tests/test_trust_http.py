@@ -25,6 +25,7 @@ from bulkdl.emulator import (
     Trickle,
     add_group,
     make_archive,
+    parse_fault_spec,
 )
 from bulkdl.minrate import RateFloor
 from bulkdl.sniff import NotArchive, TarGzSniffer
@@ -403,3 +404,40 @@ def test_rate_floor_judges_whole_windows() -> None:
     assert floor.too_slow(20_000, 10.0) is None  # 2000 B/s: fine, a new window starts
     assert floor.too_slow(25_000, 20.0) == pytest.approx(500.0)
     assert RateFloor(0, 1.0, now=0.0).too_slow(0, 100.0) is None  # 0 turns it off
+
+
+# Settings and fault spellings ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        ({"min_rate_bytes_s": -1}, "min_rate_bytes_s must be 0 (off) or more"),
+        ({"min_rate_window_s": 0}, "min_rate_window_s must be positive"),
+        ({"proxy": "proxy.example:3128"}, "proxy must be an http(s)://host:port URL"),
+    ],
+)
+def test_new_keys_are_checked(tmp_path: Path, keys: dict[str, object], message: str) -> None:
+    cfg = write_config(
+        tmp_path / "c.toml", base_url="http://127.0.0.1:9", groups=["5" * 24], **keys
+    )
+    result = run_cli(["download", "--config", str(cfg), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: config file {cfg}: {message}")
+
+
+@pytest.mark.parametrize(
+    ("spec", "fault"),
+    [
+        ("gzipped-html", GzippedHtml()),
+        ("gzip-not-tar", GzipNotTar()),
+        ("changed-archive:1000", ChangedArchive(1000)),
+        ("longer-body:100", LongerBody(100)),
+        ("trickle:16:0.05", Trickle(16, 0.05)),
+        ("always:no-challenge", Always(NoChallenge())),
+        ("relative-next", RelativeNext()),
+        ("foreign-next:http://central.example:8080", ForeignNext("http://central.example:8080")),
+    ],
+)
+def test_new_fault_specs(spec: str, fault: Fault) -> None:
+    assert parse_fault_spec(spec) == fault
