@@ -70,7 +70,8 @@ class Settings:
     requests_per_minute: int = 80  # API calls per group per minute (Cloud Manager allows ~100)
     rate_window_s: float = 60.0  # the window requests_per_minute applies to (Cloud Manager: 60)
     poll_interval_s: float = 5.0  # first wait between polls of an IN_PROGRESS job
-    proxy: str | None = None  # http(s)://[user:pass@]host:port; else HTTPS_PROXY etc. apply
+    # http(s)://[user:pass@]host:port, else HTTPS_PROXY etc.; repr=False: it may hold a password
+    proxy: str | None = field(default=None, repr=False)
     min_rate_bytes_s: int = 1024  # a body slower than this over a whole window is retried
     min_rate_window_s: float = 60.0
 

@@ -3,7 +3,8 @@ corporate proxies take plain-http requests, in its own thread like EmulatorThrea
 
 It counts what it forwarded (and to where), can demand Basic proxy credentials (407) or refuse
 everything (403), and drops hop-by-hop headers, Proxy-Authorization among them, as RFC 9110
-says a proxy must.
+says a proxy must. `CONNECT` (for https) is only ever refused: with 407 or 403 as above, else
+501, so a test can see how a refused tunnel is reported.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import threading
+from collections.abc import Awaitable, Callable
 from typing import Final, Self
 
 import aiohttp
@@ -30,6 +32,9 @@ _HOP_BY_HOP: Final = frozenset(
         "Proxy-Connection",
     )
 )
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class ForwardProxy:
@@ -65,7 +70,7 @@ class ForwardProxy:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        app = web.Application()
+        app = web.Application(middlewares=[self._refusals])
         app.router.add_route("*", "/{tail:.*}", self._forward)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.25)
         await runner.setup()
@@ -78,10 +83,9 @@ class ForwardProxy:
             await self._stop.wait()
             await runner.cleanup()
 
-    async def _forward(self, request: web.Request) -> web.StreamResponse:
-        target = request.raw_path
-        if not target.startswith("http://"):
-            return web.Response(status=400, text="absolute-form requests only")
+    @web.middleware
+    async def _refusals(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Policy first, for every request (CONNECT's authority-form target matches no route)."""
         if self._refuse:
             self.refused += 1
             return web.Response(status=403, text="<html>Access denied by policy</html>")
@@ -92,6 +96,14 @@ class ForwardProxy:
             return web.Response(
                 status=407, headers={hdrs.PROXY_AUTHENTICATE: 'Basic realm="proxy"'}
             )
+        if request.method == hdrs.METH_CONNECT:
+            return web.Response(status=501, text="no tunnels here")
+        return await handler(request)
+
+    async def _forward(self, request: web.Request) -> web.StreamResponse:
+        target = request.raw_path
+        if not target.startswith("http://"):
+            return web.Response(status=400, text="absolute-form requests only")
         self.forwarded += 1
         self.targets.append(target)
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}

@@ -318,6 +318,33 @@ def test_a_refusing_proxy_is_one_line_and_exit_2(tmp_path: Path, refusal: str) -
     assert not list((tmp_path / "out").rglob("*.tar.gz"))
 
 
+@pytest.mark.parametrize("refusal", ["407", "403"])
+def test_a_refused_tunnel_is_one_line_and_exit_2(tmp_path: Path, refusal: str) -> None:
+    """https through the proxy is a CONNECT tunnel; a refused one names proxy and target."""
+    with ForwardProxy(credentials=("alice", "right"), refuse=refusal == "403") as proxy:
+        url = proxy.url.replace("http://", "http://alice:pr0xy-pa55@")
+        args = ["--group", "5" * 24, "--out", str(tmp_path / "out"), "--proxy", url]
+        result = run_cli(["download", "--base-url", "https://127.0.0.1:9", *args])
+    assert result.exit_code == 2, result.output
+    assert proxy.refused >= 1
+    assert result.stderr.splitlines()[0] == (
+        f"error: proxy {proxy.url} refused the connection to 127.0.0.1:9 (HTTP {refusal})"
+    )
+    assert "pr0xy-pa55" not in result.output
+
+
+def test_an_unreachable_proxy_is_exit_2_without_its_password(tmp_path: Path) -> None:
+    args = ["--group", "5" * 24, "--out", str(tmp_path / "out")]
+    result = run_cli(
+        ["download", "--base-url", "http://127.0.0.1:9", *args],
+        env={**NO_PROXY_ENV, "HTTP_PROXY": "http://bob:hunter2@127.0.0.1:9"},
+    )
+    assert result.exit_code == 2, result.output
+    assert "error: group" in result.stderr
+    assert "cannot connect to the proxy http://127.0.0.1:9" in result.stderr
+    assert "hunter2" not in result.output
+
+
 def test_proxy_with_the_right_credentials(tmp_path: Path) -> None:
     fleet = _fleet(jobs=2)
     with ForwardProxy(credentials=("alice", "s3cret")) as proxy, EmulatorThread(fleet) as emu:
