@@ -68,28 +68,34 @@ class Fleet:
     def fatal(self, exc: BulkdlError) -> bool:
         return is_fatal(exc) or (isinstance(exc, NetworkError) and not self.client.reached)
 
-    async def groups(self) -> list[GroupInfo]:
-        """Every group the key can see (or the org's), narrowed by the name glob."""
-        found = await self.call("", lambda: self.client.list_groups(self.settings.org))
-        return select_groups(found, self.settings.group_name)
+    async def groups(self) -> tuple[list[GroupInfo], list[str]]:
+        """Every group the key can see (or the org's), narrowed by the name glob; and one line
+        per listed group skipped for a malformed id."""
+        found, malformed = await self.call(
+            "", lambda: self.client.list_groups(self.settings.org)
+        )
+        return select_groups(found, self.settings.group_name), [m.error for m in malformed]
 
-    async def resolve_groups(self) -> list[GroupId]:
-        """The configured groups, or the discovered ones; ConfigError when none remain."""
+    async def resolve_groups(self) -> tuple[list[GroupId], list[str]]:
+        """The configured groups, or the discovered ones (ConfigError when none remain); and
+        one line per listed group skipped for a malformed id."""
         if not self.settings.discover:
-            return list(self.settings.groups)
-        found = await self.call("", lambda: self.client.list_groups(self.settings.org))
-        return choose_groups(self.settings, found)
+            return list(self.settings.groups), []
+        found, malformed = await self.call(
+            "", lambda: self.client.list_groups(self.settings.org)
+        )
+        return choose_groups(self.settings, found), [m.error for m in malformed]
 
     async def jobs(self, job_filter: JobFilter) -> tuple[list[Job], list[str]]:
-        """Every matching job of every group, and one line per group that could not be listed."""
-        groups = await self.resolve_groups()
+        """Every matching job of every group, and one line per group that could not be listed
+        (or listed entry skipped for a malformed id)."""
+        groups, failures = await self.resolve_groups()
         found: dict[str, list[Job]] = {}
-        failures: list[str] = []
         fatal: list[BulkdlError] = []
 
         async def one(group: GroupId) -> None:
             try:
-                jobs = await self.call(group, lambda: self.client.list_jobs(group))
+                jobs, malformed = await self.call(group, lambda: self.client.list_jobs(group))
             except BulkdlError as exc:
                 if self.fatal(exc):
                     fatal.append(exc)
@@ -97,6 +103,7 @@ class Fleet:
                 else:
                     failures.append(str(exc))
                 return
+            failures.extend(m.error for m in malformed)
             found[group] = [j for j in jobs if job_filter.matches(j)]
 
         async with anyio.create_task_group() as tg:
