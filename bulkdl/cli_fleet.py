@@ -269,13 +269,14 @@ def _run_actions(
     dry_run: bool,
 ) -> None:
     console = err_console()
+    fleet = Fleet(settings)
 
     async def main() -> tuple[list[Action], list[str]]:
-        fleet = Fleet(settings)
         async with fleet.client:
             return await act(fleet)
 
     actions, failures = guarded(console, debug, main)
+    interrupted = fleet.interrupted
     errors = [a for a in actions if a.error]
     if as_json:
         doc = [
@@ -288,17 +289,23 @@ def _run_actions(
             }
             for a in actions
         ]
-        sys.stdout.write(
-            json.dumps({"dryRun": dry_run, "actions": doc, "failures": failures}) + "\n"
-        )
+        result = {"dryRun": dry_run, "actions": doc, "failures": failures}
+        sys.stdout.write(json.dumps({**result, "interrupted": interrupted}) + "\n")
     for a in actions:
         if a.error:
             say(console, f"error: group {a.group_id} job {a.job_id}: {a.error}")
-        elif not quiet:
+        elif not quiet or interrupted:  # after an interrupt, name every change made
             prefix = "would " if dry_run else ""
             say(console, f"{prefix}{a.what}: group {a.group_id} job {a.job_id}")
+    done = sum(1 for a in actions if a.done)
+    if interrupted:
+        say(
+            console,
+            f"{verb}: interrupted; {done} done before it (named above), {len(errors)} failed, "
+            "the others not sent",
+        )
+        raise typer.Exit(ExitStatus.INTERRUPTED)
     if not quiet:
-        done = sum(1 for a in actions if a.done)
         planned = len(actions) - len(errors)
         say(
             console,

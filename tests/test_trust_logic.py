@@ -282,3 +282,30 @@ def test_sigterm_during_the_post_still_records_the_created_job(tmp_path: Path) -
     assert len(made) == 1
     (line,) = read_manifest(out)
     assert (line["outcome"], line["jobId"], line["groupId"]) == ("created", made[0], gid)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_retry_names_the_jobs_it_changed(tmp_path: Path, sig: signal.Signals) -> None:
+    """One PUT goes through, the next is held back by 429s; the interrupt names the first."""
+    fleet = make_fleet(groups=1, jobs_per_group=7)  # FAILURE at positions 1 and 6
+    (gid,) = fleet.groups
+    failed = [j.id for j in fleet.groups[gid] if j.status == "FAILURE"]
+    assert len(failed) == 2
+    with EmulatorThread(fleet, collect_duration_s=60) as emu:
+        emu.state.set_rate_limit(2)  # the listing and one PUT per minute
+        cfg = _cfg(tmp_path, emu, retries=50)
+        proc = _start(["retry", "--group", gid, "--json", "--config", str(cfg)])
+        _until(lambda: emu.state.counters.rate_limited >= 1)
+        proc.send_signal(sig)
+        stdout, stderr = proc.communicate(timeout=20)
+        retried = [e.job_id for e in emu.state.events if e.kind == "retried"]
+    assert proc.returncode == 130, stderr
+    assert len(retried) == 1
+    assert retried[0] in failed
+    doc = json.loads(stdout)
+    assert doc["interrupted"] is True
+    assert [(a["jobId"], a["done"]) for a in doc["actions"]] == [(retried[0], True)]
+    assert f"retry: group {gid} job {retried[0]}" in stderr
+    assert "retry: interrupted; 1 done before it" in stderr
+    untouched = next(j for j in failed if j != retried[0])
+    assert untouched not in stderr
