@@ -297,9 +297,8 @@ class Run:
         except BulkdlError as exc:
             await self._group_failed(manifest, client, group, exc, started)
             return
-        if not opts.dry_run:
-            for bad in malformed:  # skipped and named; the group's other jobs go on
-                await self._record(manifest, _malformed_result(bad))
+        for bad in malformed:  # skipped and named; the group's other jobs go on
+            await self._record(manifest, _malformed_result(bad))
         jobs = [j for j in listed if opts.filter.matches(j)]
         waiting = [j for j in jobs if opts.wait and j.status is JobStatus.IN_PROGRESS]
         ready = [j for j in jobs if j not in waiting]

@@ -19,6 +19,9 @@ import pytest
 
 from bulkdl.emulator import EmulatorThread, MalformedId, SlowAnswer
 from bulkdl.emulator.archives import make_archive
+from bulkdl.manifest import request_fingerprint
+from bulkdl.models import RAW_ID_LIMIT, GroupId, Job, JobId, JobStatus, quote_raw
+from bulkdl.planner import Recorded, listing_change
 from tests.conftest import (
     PRIVATE_KEY,
     PUBLIC_KEY,
@@ -309,3 +312,53 @@ def test_interrupted_retry_names_the_jobs_it_changed(tmp_path: Path, sig: signal
     assert "retry: interrupted; 1 done before it" in stderr
     untouched = next(j for j in failed if j != retried[0])
     assert untouched not in stderr
+
+
+# --- the pure rules behind them ----------------------------------------------------------------
+
+_JOB = Job(
+    group_id=GroupId("a" * 24),
+    id=JobId("b" * 24),
+    status=JobStatus.SUCCESS,
+    raw_status="SUCCESS",
+    creation_date="2026-01-01T00:00:00Z",
+    uncompressed_size_bytes=100,
+)
+
+
+@pytest.mark.parametrize(
+    ("recorded", "changed"),
+    [
+        (Recorded("p", 1, "s", status="SUCCESS", listed_size_bytes=100), None),
+        (Recorded("p", 1, "s", status="MARKED_FOR_EXPIRY"), None),  # same archive
+        (Recorded("p", 1, "s", status="FAILURE"), "status FAILURE -> SUCCESS"),
+        (Recorded("p", 1, "s"), None),  # nothing known: nothing to compare
+        (
+            Recorded("p", 1, "s", status="SUCCESS", listed_size_bytes=99),
+            "uncompressedSizeTotalBytes 99 -> 100",
+        ),
+        (
+            Recorded("p", 1, "s", creation_date="2025-01-01T00:00:00Z"),
+            "creationDate 2025-01-01T00:00:00Z -> 2026-01-01T00:00:00Z",
+        ),
+    ],
+)
+def test_listing_change(recorded: Recorded, changed: str | None) -> None:
+    assert listing_change(recorded, _JOB) == changed
+
+
+def test_request_fingerprint_is_canonical() -> None:
+    body = {"resourceType": "replicaset", "logTypes": ["MONGODB", "FTDC"], "redacted": True}
+    same = {"redacted": True, "logTypes": ["FTDC", "MONGODB"], "resourceType": "replicaset"}
+    assert request_fingerprint(body) == request_fingerprint(same)
+    assert request_fingerprint(body) != request_fingerprint({**body, "redacted": False})
+
+
+@pytest.mark.parametrize(
+    ("raw", "quoted"),
+    [(None, "null"), ("null", '"null"'), (7, "7"), ("a\x1bb", '"a\\u001bb"')],
+)
+def test_quote_raw_is_printable_and_unambiguous(raw: object, quoted: str) -> None:
+    assert quote_raw(raw) == quoted
+    assert quote_raw("x" * 500).endswith("...(cut)")
+    assert len(quote_raw("x" * 500)) <= RAW_ID_LIMIT + len("...(cut)")
