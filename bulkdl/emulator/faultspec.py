@@ -4,6 +4,7 @@
     corrupt-gzip  stale-nonce  html  html:502  not-json  missing-results  repeating-next
     gzipped-html  gzip-not-tar  changed-archive:1000  longer-body:100  trickle:16:0.05
     no-challenge  relative-next  foreign-next:http://central.example:8080
+    malformed-id  slow-answer:2
 
 A 5xx may carry `:retry-after=S` too; `always:` in front makes any of them persistent.
 """
@@ -26,6 +27,7 @@ from bulkdl.emulator.faults import (
     GzippedHtml,
     HtmlPage,
     LongerBody,
+    MalformedId,
     MissingResults,
     NoChallenge,
     NotGzip,
@@ -35,6 +37,7 @@ from bulkdl.emulator.faults import (
     RepeatingNext,
     ResetAfter,
     ServerFault,
+    SlowAnswer,
     StaleNonce,
     Stall,
     Trickle,
@@ -45,8 +48,8 @@ SPEC_HELP: Final = (
     "reset:BYTES, 5xx[-html][:retry-after=S], 429[:retry-after=S], stall:BYTES:SECONDS, "
     "chunked:BYTES, not-gzip, corrupt-gzip, stale-nonce, html[:STATUS], not-json, "
     "missing-results, repeating-next, gzipped-html, gzip-not-tar, changed-archive:BYTES, "
-    "longer-body:BYTES, trickle:BYTES:SECONDS, no-challenge, relative-next, "
-    "foreign-next:ORIGIN; prefix always: to repeat on every attempt"
+    "longer-body:BYTES, trickle:BYTES:SECONDS, no-challenge, relative-next, foreign-next:ORIGIN, "
+    "malformed-id, slow-answer:SECONDS; prefix always: to repeat on every attempt"
 )
 _PLAIN: Final[dict[str, Callable[[], FaultKind]]] = {
     "not-gzip": NotGzip,
@@ -60,6 +63,7 @@ _PLAIN: Final[dict[str, Callable[[], FaultKind]]] = {
     "gzip-not-tar": GzipNotTar,
     "no-challenge": NoChallenge,
     "relative-next": RelativeNext,
+    "malformed-id": MalformedId,
 }
 _STATUS: Final = re.compile(r"(?P<status>\d{3})(?P<html>-html)?(?::retry-after=(?P<after>[^:]+))?")
 _BYTES: Final = re.compile(r"(?P<kind>reset|chunked|changed-archive|longer-body):(?P<bytes>\d+)")
@@ -72,6 +76,7 @@ _BYTES_KINDS: Final[dict[str, Callable[[int], FaultKind]]] = {
 _STALL: Final = re.compile(r"(?P<kind>stall|trickle):(?P<bytes>\d+):(?P<seconds>[^:]+)")
 _FOREIGN: Final = re.compile(r"foreign-next:(?P<origin>https?://[^/?#\s]+)")
 _HTML: Final = re.compile(r"html:(?P<status>\d{3})")
+_SLOW: Final = re.compile(r"slow-answer:(?P<seconds>[^:]+)")
 
 
 def parse_fault_spec(spec: str) -> Fault:
@@ -107,6 +112,8 @@ def _build(text: str) -> FaultKind | None:
         return timed(int(match["bytes"]), _seconds(match["seconds"]))
     if match := _FOREIGN.fullmatch(text):
         return ForeignNext(match["origin"])
+    if match := _SLOW.fullmatch(text):
+        return SlowAnswer(_seconds(match["seconds"]))
     if match := _HTML.fullmatch(text):
         return HtmlPage(int(match["status"]))
     if match := _STATUS.fullmatch(text):

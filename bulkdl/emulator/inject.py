@@ -20,6 +20,7 @@ from bulkdl.emulator.faults import (
     GzipNotTar,
     GzippedHtml,
     HtmlPage,
+    MalformedId,
     MissingResults,
     NoChallenge,
     NotGzip,
@@ -116,9 +117,13 @@ def proxy_error_page(status: int) -> str:
 
 
 def break_listing(state: EmulatorState, doc: dict[str, Any], fault: FaultKind | None) -> None:
-    """Spoil a listing page in place: drop `results`, point `next` back at `self`, or rewrite
-    every link relative to the page (RFC 3986 relative reference) or onto another origin."""
-    if isinstance(fault, MissingResults):
+    """Spoil a listing page in place: drop `results`, point `next` back at `self`, give one
+    result a malformed id, or rewrite every link relative to the page (RFC 3986 relative
+    reference) or onto another origin."""
+    if isinstance(fault, MalformedId) and fault.index < len(doc["results"]):
+        state.fault_served(fault)
+        doc["results"][fault.index]["id"] = fault.value
+    elif isinstance(fault, MissingResults):
         state.fault_served(fault)
         del doc["results"]
     elif isinstance(fault, RepeatingNext):
