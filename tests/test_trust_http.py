@@ -270,6 +270,23 @@ def test_http_proxy_from_the_environment_carries_digest(tmp_path: Path) -> None:
     assert all(t.startswith(emu.base_url) for t in proxy.targets)
 
 
+def test_only_our_digest_reaches_the_server(tmp_path: Path) -> None:
+    """A ~/.netrc entry for the server (aiohttp's trust_env would send it as Basic) and proxy
+    credentials: the server sees Digest and nothing else."""
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login netrc-user password netrc-pass\n")
+    netrc.chmod(0o600)
+    fleet = _fleet(jobs=2)
+    with ForwardProxy(credentials=("alice", "s3cret")) as proxy, EmulatorThread(fleet) as emu:
+        url = proxy.url.replace("http://", "http://alice:s3cret@")
+        env = {"NETRC": str(netrc), "HOME": str(tmp_path), "HTTP_PROXY": url}
+        result = _download(tmp_path, emu, env=env)
+        counters = emu.state.counters
+    assert result.exit_code == 0, result.output
+    assert proxy.forwarded == counters.requests
+    assert set(counters.authorization_schemes) == {"digest"}
+
+
 def test_no_proxy_bypasses_it(tmp_path: Path) -> None:
     fleet = _fleet(jobs=2)
     with ForwardProxy() as proxy, EmulatorThread(fleet) as emu:

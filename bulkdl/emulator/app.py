@@ -126,6 +126,8 @@ async def _api_middleware(request: web.Request, handler: Handler) -> web.StreamR
     state.counters.requests += 1
     if hdrs.AUTHORIZATION in request.headers:
         state.counters.authorization_headers += 1
+        scheme = request.headers[hdrs.AUTHORIZATION].partition(" ")[0].lower()
+        state.counters.authorization_schemes[scheme] += 1
     try:
         response = await _authenticated(request, handler, state)
     except errors.ApiError as err:

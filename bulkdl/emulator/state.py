@@ -63,6 +63,7 @@ class Counters:
 
     requests: int = 0
     authorization_headers: int = 0  # requests that carried an Authorization header at all
+    authorization_schemes: Counter[str] = field(default_factory=Counter)  # "digest", "basic"
     challenges: int = 0
     stale_nonces: int = 0
     requests_by_kind: Counter[str] = field(default_factory=Counter)
