@@ -32,7 +32,7 @@ import anyio
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from bulkdl import __version__
-from bulkdl.config import Settings
+from bulkdl.config import Settings, check_proxy
 from bulkdl.errors import (
     ApiError,
     AuthError,
@@ -251,12 +251,17 @@ class DigestAuth(aiohttp.DigestAuthMiddleware):
 
 
 def env_proxies(env: Mapping[str, str]) -> dict[str, str]:
-    """http/https/no proxy settings from the environment, lower case first as curl does (pure)."""
+    """http/https/no proxy settings from the environment, lower case first as curl does (pure).
+
+    A proxy without a scheme (`proxy.corp:3128`, as often set) means http://, as for curl.
+    """
     found = {}
     for scheme in ("http", "https", "no"):
-        value = env.get(f"{scheme}_proxy") or env.get(f"{scheme.upper()}_PROXY")
+        value = (env.get(f"{scheme}_proxy") or env.get(f"{scheme.upper()}_PROXY") or "").strip()
+        if value and scheme != "no" and "://" not in value:
+            value = f"http://{value}"
         if value:
-            found[scheme] = value.strip()
+            found[scheme] = value
     return found
 
 
@@ -275,9 +280,11 @@ def bypasses_proxy(host: str, port: int | None, no_proxy: str) -> bool:
     return False
 
 
-def proxy_for(url: str, explicit: str | None, env: Mapping[str, str]) -> str | None:
-    """The proxy for one request: --proxy / the key, else the scheme's *_PROXY; NO_PROXY wins."""
-    proxies = env_proxies(env)
+def proxy_for(url: str, explicit: str | None, proxies: Mapping[str, str]) -> str | None:
+    """The proxy for one request: --proxy / the key, else the scheme's *_PROXY; NO_PROXY wins.
+
+    `proxies` as `env_proxies` returns them.
+    """
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     if "no" in proxies and bypasses_proxy(host, parts.port, proxies["no"]):
@@ -318,7 +325,9 @@ class CloudManagerClient:
         # only after the group's budget allows the call, so a paced group holds no slot.
         self._calls = anyio.CapacityLimiter(settings.list_concurrency)
         self._max_connections = max_connections
-        self._env = dict(os.environ)  # for *_PROXY: read once, as the run starts
+        self._proxies = env_proxies(os.environ)  # read once, as the run starts
+        if (scheme := urlsplit(settings.base_url).scheme) in self._proxies:
+            check_proxy(self._proxies[scheme], f"{scheme.upper()}_PROXY")
         self._session: aiohttp.ClientSession | None = None
         self._prime_lock = anyio.Lock()
         self._primed = False
@@ -445,10 +454,11 @@ class CloudManagerClient:
         async with self._request(url, headers, group=job.group_id, job=job.id) as resp:
             if resp.status not in (200, 206) or (resp.status == 206 and "Range" not in headers):
                 raise await self._error_from(resp, group=job.group_id, job=job.id)
-            content_type = resp.headers.get("Content-Type")
+            content_type = resp.headers.get("Content-Type", "")
             if (instead := refused_content_type(content_type)) is not None:
+                shown = "".join(c for c in content_type[:80] if c.isprintable())  # server text
                 raise NotAnArchive(
-                    f"{where}: the server answered {instead} ({content_type}), not a gzip "
+                    f"{where}: the server answered {instead} ({shown}), not a gzip "
                     "archive (a proxy or login page?)"
                 )
             start, total = 0, resp.content_length
@@ -636,7 +646,7 @@ class CloudManagerClient:
             )
 
     def _proxy_for(self, url: str) -> str | None:
-        return proxy_for(url, self._settings.proxy, self._env)
+        return proxy_for(url, self._settings.proxy, self._proxies)
 
     def _same_origin(self, url: str) -> bool:
         mine, theirs = urlsplit(self._settings.base_url), urlsplit(url)

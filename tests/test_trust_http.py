@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bulkdl.api import bypasses_proxy, digest_challenge, follow_next, proxy_for
+from bulkdl.api import bypasses_proxy, digest_challenge, env_proxies, follow_next, proxy_for
 from bulkdl.emulator import (
     Always,
     ChangedArchive,
@@ -374,15 +374,25 @@ def test_proxy_with_the_right_credentials(tmp_path: Path) -> None:
 
 
 def test_proxy_choice_rules() -> None:
-    env = {"https_proxy": "http://p:1", "HTTP_PROXY": "http://q:2", "no_proxy": ".corp,db:5000"}
+    env = env_proxies(
+        {"https_proxy": "http://p:1", "HTTP_PROXY": "q:2", "no_proxy": ".corp,db:5000"}
+    )
     assert proxy_for("https://cloud.mongodb.com/x", None, env) == "http://p:1"
-    assert proxy_for("http://om.example/x", None, env) == "http://q:2"
+    assert proxy_for("http://om.example/x", None, env) == "http://q:2"  # no scheme: http://
     assert proxy_for("https://om.corp/x", None, env) is None
     assert proxy_for("https://om.corp/x", "http://flag:3", env) is None  # NO_PROXY still wins
     assert proxy_for("https://cloud.mongodb.com/x", "http://flag:3", env) == "http://flag:3"
     assert bypasses_proxy("db", 5000, "db:5000")
     assert not bypasses_proxy("db", 5001, "db:5000")
     assert bypasses_proxy("anything", None, "*")
+
+
+def test_unusable_proxy_variable_is_a_config_error(tmp_path: Path) -> None:
+    args = ["--base-url", "http://127.0.0.1:9", "--group", "5" * 24, "--out", str(tmp_path)]
+    result = run_cli(["download", *args], env={**NO_PROXY_ENV, "HTTP_PROXY": "socks5://u:pw@h:1"})
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: HTTP_PROXY: proxy must be an http(s)://host:port URL")
+    assert "pw@" not in result.output
 
 
 def test_bad_proxy_url_is_a_config_error(tmp_path: Path) -> None:
