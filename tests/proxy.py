@@ -3,8 +3,10 @@ corporate proxies take plain-http requests, in its own thread like EmulatorThrea
 
 It counts what it forwarded (and to where), can demand Basic proxy credentials (407) or refuse
 everything (403), and drops hop-by-hop headers, Proxy-Authorization among them, as RFC 9110
-says a proxy must. `CONNECT` (for https) is only ever refused: with 407 or 403 as above, else
-501, so a test can see how a refused tunnel is reported.
+says a proxy must. On `url`, `CONNECT` (for https) is only ever refused: with 407 or 403 as
+above, else 501, so a test can see how a refused tunnel is reported. `tunnel_url` is a second
+listener that opens CONNECT tunnels (raw asyncio streams: a tunnel is bytes both ways, which
+aiohttp.web does not hand over), counted in `tunnels`.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class ForwardProxy:
         self._refuse = refuse
         self.forwarded = 0
         self.refused = 0
+        self.tunnels = 0
+        self.tunnel_url = ""
         self.targets: list[str] = []
         self.url = ""
         self._ready = threading.Event()
@@ -79,9 +83,30 @@ class ForwardProxy:
             site = web.TCPSite(runner, "127.0.0.1", 0)
             await site.start()
             self.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+            tunnels = await asyncio.start_server(self._tunnel, "127.0.0.1", 0)
+            self.tunnel_url = f"http://127.0.0.1:{tunnels.sockets[0].getsockname()[1]}"
             self._ready.set()
             await self._stop.wait()
+            tunnels.close()
             await runner.cleanup()
+
+    async def _tunnel(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """`CONNECT host:port`: connect, answer 200, then copy bytes both ways until one ends."""
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            method, target, _ = head.split(b"\r\n", 1)[0].decode().split(" ", 2)
+            if method != "CONNECT":
+                writer.write(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+                return
+            host, port = target.rsplit(":", 1)
+            up_reader, up_writer = await asyncio.open_connection(host, int(port))
+            self.tunnels += 1
+            writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            pass
+        finally:
+            writer.close()
 
     @web.middleware
     async def _refusals(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -120,3 +145,14 @@ class ForwardProxy:
                 await response.write(chunk)
             await response.write_eof()
             return response
+
+
+async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+    try:
+        while data := await source.read(64 * 1024):
+            sink.write(data)
+            await sink.drain()
+    except OSError:
+        pass
+    finally:
+        sink.close()

@@ -5,9 +5,11 @@ real servers' `next` links are followed, proxies are honoured, a trickling body 
 from __future__ import annotations
 
 import json
+import ssl
 from pathlib import Path
 
 import pytest
+import trustme
 
 from bulkdl.api import bypasses_proxy, digest_challenge, env_proxies, follow_next, proxy_for
 from bulkdl.emulator import (
@@ -333,6 +335,25 @@ def test_a_refusing_proxy_is_one_line_and_exit_2(tmp_path: Path, refusal: str) -
     ]
     assert secret not in result.output
     assert not list((tmp_path / "out").rglob("*.tar.gz"))
+
+
+def test_https_through_a_connect_tunnel(tmp_path: Path) -> None:
+    """https via HTTPS_PROXY: a CONNECT tunnel, TLS verified end to end, Digest inside it."""
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    fleet = _fleet(jobs=2)
+    with ForwardProxy() as proxy, EmulatorThread(fleet, ssl_context=server_ctx) as emu:
+        env = {"HTTPS_PROXY": proxy.tunnel_url, "HTTP_PROXY": "http://127.0.0.1:9"}
+        result = _download(tmp_path, emu, env=env, ca_file=str(tmp_path / "ca.pem"))
+        counters = emu.state.counters
+    assert emu.base_url.startswith("https://")
+    assert result.exit_code == 0, result.output
+    _assert_all_but(tmp_path, fleet, set())
+    assert proxy.tunnels >= 1
+    assert proxy.forwarded == 0  # nothing went in the clear
+    assert set(counters.authorization_schemes) == {"digest"}
 
 
 @pytest.mark.parametrize("refusal", ["407", "403"])
