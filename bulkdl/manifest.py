@@ -41,6 +41,12 @@ def to_record(result: JobResult) -> dict[str, Any]:
         "startedAt": _iso(result.started_at),
         "finishedAt": _iso(result.finished_at),
         **({"extractedPath": result.extracted_path} if result.extracted_path else {}),
+        **(result.collection_range.to_json() if result.collection_range else {}),
+        **(
+            {"failedParts": [part.to_json() for part in result.failed_parts]}
+            if result.failed_parts
+            else {}
+        ),
     }
 
 

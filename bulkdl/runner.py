@@ -31,7 +31,16 @@ from bulkdl.errors import (
 )
 from bulkdl.extract import extract_archive
 from bulkdl.manifest import ManifestWriter, read_previous
-from bulkdl.models import GroupId, Job, JobId, JobResult, JobStatus, Outcome
+from bulkdl.models import (
+    ChildJob,
+    CollectionRange,
+    GroupId,
+    Job,
+    JobId,
+    JobResult,
+    JobStatus,
+    Outcome,
+)
 from bulkdl.pacing import GroupPacer, retrying
 from bulkdl.planner import DownloadTarget, NotDownloadable, Recorded, plan_group, plan_job
 from bulkdl.progress import Reporter
@@ -58,6 +67,7 @@ class RunOptions:
     wait: bool = False  # poll IN_PROGRESS jobs until they finish, then download them
     timeout_s: float = 3600.0  # how long to wait for a job at most
     collect: dict[str, Any] | None = None  # create one job per group with this POST body
+    collect_range: CollectionRange | None = None  # limit the created jobs to this window
     download: bool = True  # False: `bulkdl collect` without --download
     dry_run: bool = False  # list and plan; no POST, no download
     extract: bool = False  # unpack each verified archive to OUT/<groupId>/<jobId>/
@@ -280,9 +290,16 @@ class Run:
             if opts.dry_run:
                 self.plan.append(GroupPlan(group, would_create=opts.collect))
                 return
+            window = opts.collect_range
             try:
                 new_id: JobId = await self._api(
-                    client, group, lambda: client.create_job(group, opts.collect or {})
+                    client,
+                    group,
+                    lambda: (
+                        client.create_job(group, opts.collect or {})
+                        if window is None
+                        else client.create_job_in_range(group, opts.collect or {}, window)
+                    ),
                 )
             except BulkdlError as exc:
                 await self._group_failed(manifest, client, group, exc, started)
@@ -295,6 +312,7 @@ class Run:
                     status=JobStatus.IN_PROGRESS.value,
                     outcome=Outcome.CREATED,
                     attempts=1,
+                    collection_range=window,
                     started_at=started,
                     finished_at=_now(),
                 ),
@@ -391,6 +409,24 @@ class Run:
             with anyio.CancelScope(shield=True):  # an archive on disk always gets its line
                 await self._record(manifest, result)
 
+    async def _failed_parts(self, client: CloudManagerClient, job: Job) -> tuple[ChildJob, ...]:
+        """A FAILURE job's failed host parts, for its manifest line: the archive lacks them.
+
+        One verbose GET per FAILURE job (listings stay lean); () with a warning if it fails.
+        """
+        if job.status is not JobStatus.FAILURE:
+            return ()
+        if job.child_jobs is not None:
+            return job.failed_parts
+        try:
+            detailed: Job = await self._api(
+                client, job.group_id, lambda: client.get_job(job.group_id, job.id, verbose=True)
+            )
+        except BulkdlError as exc:
+            self.reporter.warn(f"group {job.group_id} job {job.id}: no failed parts ({exc})")
+            return ()
+        return detailed.failed_parts
+
     async def _download(self, client: CloudManagerClient, target: DownloadTarget) -> JobResult:
         job = target.job
         base = JobResult(
@@ -400,6 +436,7 @@ class Run:
             outcome=Outcome.FAILED,
             path=str(target.final_path),
             started_at=_now(),
+            collection_range=job.collection_range,
         )
         prev = target.previous
         if prev is not None and await already_complete(target.final_path, prev.bytes, prev.sha256):
@@ -466,6 +503,7 @@ class Run:
             sha256=written.sha256,
             attempts=attempts,
             finished_at=_now(),
+            failed_parts=await self._failed_parts(client, job),
         )
         if not self.options.extract:
             return done
