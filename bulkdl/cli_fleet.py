@@ -97,7 +97,15 @@ _ID_COLUMNS: Final = frozenset({"id", "group", "job"})
 _NO_WRAP: Final = frozenset({"window"})  # short, and unreadable when folded
 
 
-def _table(console: Console, title: str, columns: list[str], rows: list[list[str]]) -> None:
+def _table(
+    console: Console,
+    title: str,
+    columns: list[str],
+    rows: list[list[str]],
+    *,
+    stderr: bool = False,
+) -> None:
+    """Print a table on stdout (stderr: beside a prompt, keeping stdout for --json)."""
     table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
     for column in columns:
         if column in _ID_COLUMNS:
@@ -108,7 +116,7 @@ def _table(console: Console, title: str, columns: list[str], rows: list[list[str
             table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*row)
-    Console(highlight=False, width=max(console.width, 160)).print(table)
+    Console(stderr=stderr, highlight=False, width=max(console.width, 160)).print(table)
 
 
 @app.command()
@@ -475,7 +483,10 @@ def delete(
     selected = job_filter(job, status, since, resource_name, debug)
     if not (dry_run or yes or sys.stdin.isatty()):
         fail_to_start(
-            ConfigError("delete: no terminal to ask for confirmation, and no --yes"),
+            ConfigError(
+                "delete: no terminal to ask for confirmation, and no --yes",
+                hint="check the plan with --dry-run, then pass --yes to delete without asking",
+            ),
             debug,
         )
     console = err_console()
@@ -504,9 +515,15 @@ def _confirm_delete(console: Console, jobs: list[Job]) -> None:
             [j.group_id, j.id, j.raw_status, j.resource_name or "", j.creation_date or ""]
             for j in jobs
         ],
+        stderr=True,
     )
     groups = len({j.group_id for j in jobs})
-    if not typer.confirm(f"Delete these {len(jobs)} jobs in {groups} groups?", err=True):
+    # Asked on stderr and read from stdin by hand: click's prompt writes a space to stdout,
+    # which would spoil --json.
+    console.print(
+        f"Delete these {len(jobs)} jobs in {groups} groups? [y/N]: ", end="", markup=False
+    )
+    if sys.stdin.readline().strip().lower() not in ("y", "yes"):
         say(console, "nothing deleted")
         raise typer.Exit(ExitStatus.FAILED)
 
