@@ -94,7 +94,7 @@ def _settings(
 
 # Columns holding 24-hex ids: never folded or cut, so an id can be copied whole from a table.
 _ID_COLUMNS: Final = frozenset({"id", "group", "job"})
-_NO_WRAP: Final = frozenset({"window"})  # short, and unreadable when folded
+_NO_WRAP: Final = frozenset({"window", "host"})  # short, and unreadable when folded
 
 
 def _table(
