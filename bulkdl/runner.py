@@ -447,6 +447,9 @@ class Run:
                 sha256=prev.sha256,
                 finished_at=_now(),
             )
+        # Asked before the first byte: once the archive is renamed into place nothing may
+        # stand between it and its manifest line (a Ctrl-C there would lose the line).
+        failed_parts = await self._failed_parts(client, job)
         part = PartProgress()
         reported = 0  # bytes shown in progress for this job
 
@@ -503,7 +506,7 @@ class Run:
             sha256=written.sha256,
             attempts=attempts,
             finished_at=_now(),
-            failed_parts=await self._failed_parts(client, job),
+            failed_parts=failed_parts,
         )
         if not self.options.extract:
             return done
