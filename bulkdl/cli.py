@@ -1,7 +1,7 @@
 """The command line: options -> Settings -> a run -> summary and exit status. No logic of its own.
 
 `download`, `verify`, `demo` and `emulate` live here; the fleet commands (`groups`, `list`,
-`collect`, `extend`, `retry`) in cli_fleet, registered on the same app.
+`collect`, `extend`, `retry`, `delete`) in cli_fleet, registered on the same app.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from bulkdl.cli_common import (
     run_and_exit,
     say,
 )
-from bulkdl.cli_fleet import collect, extend, groups, list_jobs, retry
+from bulkdl.cli_fleet import collect, delete, extend, groups, list_jobs, retry
 from bulkdl.config import Overrides, Secret, Settings
 from bulkdl.errors import BulkdlError, ExitStatus
 from bulkdl.models import group_id
@@ -252,4 +252,4 @@ def demo(
 
 
 # The fleet commands register themselves on the same app when imported.
-__all__ = ["app", "collect", "extend", "groups", "list_jobs", "retry"]
+__all__ = ["app", "collect", "delete", "extend", "groups", "list_jobs", "retry"]

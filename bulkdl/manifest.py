@@ -91,6 +91,12 @@ def to_record(result: JobResult) -> dict[str, Any]:
         "uncompressedSizeTotalBytes": result.listed_size_bytes,
         "creationDate": result.creation_date,
         **{key: value for key, value in extra.items() if value},
+        **(result.collection_range.to_json() if result.collection_range else {}),
+        **(
+            {"failedParts": [part.to_json() for part in result.failed_parts]}
+            if result.failed_parts
+            else {}
+        ),
     }
 
 

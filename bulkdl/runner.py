@@ -31,7 +31,17 @@ from bulkdl.errors import (
 )
 from bulkdl.extract import extract_archive
 from bulkdl.manifest import ManifestWriter, created_earlier, read_previous, request_fingerprint
-from bulkdl.models import GroupId, Job, JobId, JobResult, JobStatus, Malformed, Outcome
+from bulkdl.models import (
+    ChildJob,
+    CollectionRange,
+    GroupId,
+    Job,
+    JobId,
+    JobResult,
+    JobStatus,
+    Malformed,
+    Outcome,
+)
 from bulkdl.pacing import GroupPacer, retrying
 from bulkdl.planner import DownloadTarget, NotDownloadable, Recorded, plan_group, plan_job
 from bulkdl.progress import Reporter
@@ -59,6 +69,7 @@ class RunOptions:
     timeout_s: float = 3600.0  # how long to wait for a job at most
     collect: dict[str, Any] | None = None  # create one job per group with this POST body
     new: bool = False  # collect: create fresh jobs even where OUT's manifest has one for it
+    collect_range: CollectionRange | None = None  # limit the created jobs to this window
     download: bool = True  # False: `bulkdl collect` without --download
     dry_run: bool = False  # list and plan; no POST, no download
     extract: bool = False  # unpack each verified archive to OUT/<groupId>/<jobId>/
@@ -325,7 +336,9 @@ class Run:
     ) -> JobId | None:
         """The job to wait for in `group`: one created earlier into OUT for the same request
         (unless --new), else a new one. None when there is nothing to wait for."""
-        fingerprint = request_fingerprint(body)
+        window = self.options.collect_range
+        # The window is part of the request: another window is another collection.
+        fingerprint = request_fingerprint({**body, **(window.to_json() if window else {})})
         earlier = None if self.options.new else created_earlier(self._previous, group, fingerprint)
         if earlier is not None:
             verb = "would resume" if self.options.dry_run else "resuming"
@@ -343,7 +356,11 @@ class Run:
             # Shielded together: once the POST is out, its answer is awaited and its line
             # written even if a signal lands meanwhile, so no job exists without its line.
             with anyio.CancelScope(shield=True):
-                new_id = await client.create_job(group, body)
+                new_id = await (
+                    client.create_job(group, body)
+                    if window is None
+                    else client.create_job_in_range(group, body, window)
+                )
                 created = JobResult(
                     group_id=group,
                     job_id=new_id,
@@ -353,6 +370,7 @@ class Run:
                     started_at=started,
                     finished_at=_now(),
                     request_sha256=fingerprint,
+                    collection_range=window,
                 )
                 await self._record(manifest, created)
             return new_id
@@ -438,6 +456,24 @@ class Run:
             with anyio.CancelScope(shield=True):  # an archive on disk always gets its line
                 await self._record(manifest, result)
 
+    async def _failed_parts(self, client: CloudManagerClient, job: Job) -> tuple[ChildJob, ...]:
+        """A FAILURE job's failed host parts, for its manifest line: the archive lacks them.
+
+        One verbose GET per FAILURE job (listings stay lean); () with a warning if it fails.
+        """
+        if job.status is not JobStatus.FAILURE:
+            return ()
+        if job.child_jobs is not None:
+            return job.failed_parts
+        try:
+            detailed: Job = await self._api(
+                client, job.group_id, lambda: client.get_job(job.group_id, job.id, verbose=True)
+            )
+        except BulkdlError as exc:
+            self.reporter.warn(f"group {job.group_id} job {job.id}: no failed parts ({exc})")
+            return ()
+        return detailed.failed_parts
+
     async def _download(self, client: CloudManagerClient, target: DownloadTarget) -> JobResult:
         job = target.job
         stale = target.replaces
@@ -451,6 +487,7 @@ class Run:
             listed_size_bytes=job.uncompressed_size_bytes,
             creation_date=job.creation_date,
             previous_sha256=stale.sha256 if stale is not None else None,
+            collection_range=job.collection_range,
         )
         prev = target.previous
         if (
@@ -465,6 +502,9 @@ class Run:
                 sha256=prev.sha256,
                 finished_at=_now(),
             )
+        # Asked before the first byte: once the archive is renamed into place nothing may
+        # stand between it and its manifest line (a Ctrl-C there would lose the line).
+        failed_parts = await self._failed_parts(client, job)
         part = PartProgress()
         reported = 0  # bytes shown in progress for this job
 
@@ -521,6 +561,7 @@ class Run:
             sha256=written.sha256,
             attempts=attempts,
             finished_at=_now(),
+            failed_parts=failed_parts,
         )
         if not self.options.extract:
             return done
