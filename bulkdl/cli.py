@@ -50,11 +50,14 @@ from bulkdl.cli_common import (
     run_and_exit,
     say,
 )
+from bulkdl.cli_config import config_app
 from bulkdl.cli_fleet import collect, extend, groups, list_jobs, retry
 from bulkdl.config import Overrides, Secret, Settings
 from bulkdl.errors import BulkdlError, ExitStatus
 from bulkdl.models import group_id
 from bulkdl.runner import Run, RunOptions, RunResult
+
+app.add_typer(config_app, name="config")
 
 
 @app.command()

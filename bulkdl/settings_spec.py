@@ -167,7 +167,7 @@ class Settings:
         1024.0,
         "A body slower than this many bytes/s over min_rate_window_s is aborted and retried.",
         low=0,
-        high=2**40,
+        high=10**9,
     )
     min_rate_window_s: float = key(
         60.0,
