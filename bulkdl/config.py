@@ -74,6 +74,8 @@ def load_settings(
         **ecosystem.env_layer(env),
     }
     eco_selection = {k: eco.pop(k) for k in ecosystem.SELECTION if k in eco}
+    if "groups" in eco_selection:  # the default project, else the default org
+        eco_selection.pop("org", None)
     merged = {**toml, **eco, **_env_layer(env), **_flag_layer(overrides)}
     if not any(merged[k].value for k in _SELECTION if k in merged):
         merged.update(eco_selection)  # mongocli's default project (or org): only as a fallback

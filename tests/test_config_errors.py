@@ -44,7 +44,7 @@ def test_bad_config_values(
     cfg = write_config(tmp_path / "bulkdl.toml", **base)
     result = run_cli(["download", "--config", str(cfg), "--out", str(tmp_path / "out")])
     _assert_refused(result.output, result.exit_code, *needles)
-    assert str(cfg) in result.stderr or "config" in result.stderr
+    assert str(cfg) in result.stderr
     assert emulator.state.counters.requests == 0
 
 
