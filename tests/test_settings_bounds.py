@@ -64,6 +64,8 @@ def test_download_flags_bounded(
         (["collect", "--size-per-file", HUGE], ("--size-per-file", "at most", HUGE)),
         (["collect", "--timeout", "nan"], ("--timeout", "finite")),
         (["collect", "--timeout", "-inf"], ("--timeout", "finite", "-inf")),
+        (["list", "--since", f"{HUGE}d"], ("--since", HUGE, "too far back")),
+        (["extend", "--days", "7", "--since", "9999999999d"], ("--since", "too far back")),
     ],
 )
 def test_fleet_command_flags_bounded(
