@@ -73,12 +73,15 @@ def load_settings(
         **(ecosystem.profile_layer(profile, env, where_profile) if profile else {}),
         **ecosystem.env_layer(env),
     }
-    eco_selection = {k: eco.pop(k) for k in ecosystem.SELECTION if k in eco}
-    if "groups" in eco_selection:  # the default project, else the default org
-        eco_selection.pop("org", None)
+    fallback = {k: eco.pop(k) for k in ecosystem.FALLBACKS if k in eco}
     merged = {**toml, **eco, **_env_layer(env), **_flag_layer(overrides)}
     if not any(merged[k].value for k in _SELECTION if k in merged):
-        merged.update(eco_selection)  # mongocli's default project (or org): only as a fallback
+        # mongocli's default project, else its default org
+        chosen = "groups" if "groups" in fallback else "org"
+        if chosen in fallback:
+            merged[chosen] = fallback[chosen]
+    if "base_url" not in merged and ecosystem.SERVICE_URL in fallback:
+        merged["base_url"] = fallback[ecosystem.SERVICE_URL]
 
     values: dict[str, Any] = {}
     types = get_type_hints(Settings)

@@ -2,9 +2,8 @@
 
 Two sources, mapped onto bulkdl's settings by each setting's `eco` name: the `MCLI_*` and
 `MONGODB_ATLAS_*` environment variables (MCLI_ wins when both name the same key), and one
-profile of mongocli's or atlas's config file (`--profile NAME`). `service` becomes a base URL
-when no `ops_manager_url` is given; `project_id` and `org_id` only choose the groups when
-nothing of bulkdl's own does (see config.py).
+profile of mongocli's or atlas's config file (`--profile NAME`). `service` implies a base URL
+and `project_id` / `org_id` the groups, but only when no source gives them (see config.py).
 """
 
 from __future__ import annotations
@@ -29,7 +28,10 @@ SERVICE_URLS: Final = {
     "cloudgov": "https://cloud.mongodbgov.com",
     "ops-manager": None,  # the URL comes from ops_manager_url
 }
-SELECTION: Final[tuple[str, ...]] = ("groups", "org")  # fallbacks only: see config.py
+SERVICE_URL: Final = "service_url"  # the URL `service` implies
+# Defaults rather than overrides (see config.py): mongocli's default project and org, and the
+# URL of a service type, used only when no source names groups or a URL itself.
+FALLBACKS: Final[tuple[str, ...]] = ("groups", "org", SERVICE_URL)
 _YES: Final = frozenset({"yes", "true", "1"})
 _NO: Final = frozenset({"no", "false", "0", ""})
 
@@ -114,7 +116,7 @@ def _translate(raw: Mapping[str, tuple[str, str]], base_dir: Path) -> dict[str, 
     for eco, (value, where) in raw.items():
         if eco in names:
             layer[names[eco]] = Given(value.strip(), where, base_dir)
-    if "service" in raw and "base_url" not in layer:
+    if "service" in raw:
         value, where = raw["service"]
         service = value.strip().lower()
         if service not in SERVICE_URLS:
@@ -123,7 +125,7 @@ def _translate(raw: Mapping[str, tuple[str, str]], base_dir: Path) -> dict[str, 
             )
         url = SERVICE_URLS[service]
         if url is not None:
-            layer["base_url"] = Given(url, where, base_dir)
+            layer[SERVICE_URL] = Given(url, where, base_dir)
     if "insecure" in layer:
         skip = layer.pop("insecure")
         flag = str(skip.value).lower()

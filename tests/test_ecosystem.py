@@ -220,3 +220,15 @@ def test_overrides_cover_every_flag() -> None:
 
     flagged = {d.name for d in declared() if d.spec.flag}
     assert {f.name for f in fields(Overrides)} == flagged | {"profile"}
+
+
+def test_service_does_not_override_a_url(
+    tmp_path: Path, fleet: Fleet, emulator: EmulatorThread
+) -> None:
+    """An Atlas user's exported MCLI_SERVICE=cloud does not redirect a bulkdl.toml's URL."""
+    cfg = write_config(tmp_path / "c.toml", base_url=emulator.base_url, groups=list(fleet.groups))
+    out = tmp_path / "o"
+    args = ["download", "--config", str(cfg), "--out", str(out)]
+    result = run_cli(args, env={"MCLI_SERVICE": "cloud", "MONGODB_ATLAS_SERVICE": "cloudgov"})
+    assert result.exit_code == 0, result.output
+    assert _downloaded_groups(out) == set(fleet.groups)
