@@ -282,7 +282,9 @@ FLAG_BOUNDS: Final[dict[str, Spec]] = {
     "--timeout": Spec(
         "With --wait: give up on a job after this many seconds.", above=0, high=30 * 86400
     ),
-    "--days": Spec("New expiration: this many days from now.", low=1, high=183),
+    # Above 183 every job is refused one by one (6 months after creation); this only bounds
+    # the date arithmetic.
+    "--days": Spec("New expiration: this many days from now.", low=1, high=3650),
     "--size-per-file": Spec("Bytes per log file.", low=1, high=2**40),
     "--port": Spec("Port on 127.0.0.1.", low=0, high=65535),
     "--groups": Spec("Number of groups.", low=1, high=10_000),

@@ -59,7 +59,7 @@ def test_download_flags_bounded(
     ("args", "needles"),
     [
         (["extend", "--days", "0"], ("--days", "at least 1")),
-        (["extend", "--days", HUGE], ("--days", "at most 183", HUGE)),
+        (["extend", "--days", HUGE], ("--days", "at most 3650", HUGE)),
         (["collect", "--size-per-file", "-1"], ("--size-per-file", "at least 1", "-1")),
         (["collect", "--size-per-file", HUGE], ("--size-per-file", "at most", HUGE)),
         (["collect", "--timeout", "nan"], ("--timeout", "finite")),
