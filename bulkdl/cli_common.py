@@ -56,7 +56,12 @@ def bounded(flag: str) -> Callable[[float | None], float | None]:
 
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option("--config", help="TOML config file (default: ./bulkdl.toml when present)."),
+    typer.Option(
+        "--config",
+        metavar="FILE",
+        help="TOML config file (default: ./bulkdl.toml when present); "
+        "`bulkdl config example` prints one.",
+    ),
 ]
 ProfileOpt = Annotated[
     str | None,
@@ -65,7 +70,7 @@ ProfileOpt = Annotated[
         metavar="NAME",
         help="Use this profile of mongocli's or atlas's config file (~/.config/mongocli/"
         "config.toml, ~/.config/atlascli/config.toml, or $BULKDL_PROFILE_FILE). "
-        "[env var: BULKDL_PROFILE]",
+        "Env: BULKDL_PROFILE.",
     ),
 ]
 OutOpt = Annotated[Path | None, typer.Option("--out", help="Output directory.")]

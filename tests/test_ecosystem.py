@@ -232,3 +232,36 @@ def test_service_does_not_override_a_url(
     result = run_cli(args, env={"MCLI_SERVICE": "cloud", "MONGODB_ATLAS_SERVICE": "cloudgov"})
     assert result.exit_code == 0, result.output
     assert _downloaded_groups(out) == set(fleet.groups)
+
+
+def test_url_precedence_order(tmp_path: Path) -> None:
+    """base_url from each source in turn, taking away the winner each time (settings only)."""
+    profile = _profile_file(
+        tmp_path / "p.toml", p={"ops_manager_url": "http://profile:1/", "project_id": "a" * 24}
+    )
+    cfg = write_config(tmp_path / "c.toml", base_url="http://toml:1")
+    env = {
+        "BULKDL_PUBLIC_KEY": "p",
+        "BULKDL_PRIVATE_KEY": "k",
+        "BULKDL_PROFILE_FILE": str(profile),
+        "BULKDL_BASE_URL": "http://bulkdl:1",
+        "MCLI_OPS_MANAGER_URL": "http://mcli:1/",
+        "MONGODB_ATLAS_OPS_MANAGER_URL": "http://atlas:1/",
+    }
+    overrides = Overrides(base_url="http://flag:1", profile="p")
+
+    def winner() -> str:
+        return load_settings(cfg, env, overrides, need_out_dir=False).base_url
+
+    assert winner() == "http://flag:1"
+    overrides = Overrides(profile="p")
+    assert winner() == "http://bulkdl:1"
+    for var, next_winner in [
+        ("BULKDL_BASE_URL", "mcli"),
+        ("MCLI_OPS_MANAGER_URL", "atlas"),
+        ("MONGODB_ATLAS_OPS_MANAGER_URL", "profile"),
+    ]:
+        del env[var]
+        assert winner() == f"http://{next_winner}:1"
+    overrides = Overrides()
+    assert winner() == "http://toml:1"
