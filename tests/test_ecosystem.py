@@ -239,7 +239,7 @@ def test_url_precedence_order(tmp_path: Path) -> None:
     profile = _profile_file(
         tmp_path / "p.toml", p={"ops_manager_url": "http://profile:1/", "project_id": "a" * 24}
     )
-    cfg = write_config(tmp_path / "c.toml", base_url="http://toml:1")
+    cfg = write_config(tmp_path / "c.toml", base_url="http://toml:1", groups=["b" * 24])
     env = {
         "BULKDL_PUBLIC_KEY": "p",
         "BULKDL_PRIVATE_KEY": "k",
