@@ -36,7 +36,16 @@ from bulkdl.errors import (
     ResumeRejected,
     ServerError,
 )
-from bulkdl.models import GroupId, GroupInfo, Job, JobId, is_object_id
+from bulkdl.models import (
+    GroupId,
+    GroupInfo,
+    Job,
+    JobId,
+    Malformed,
+    is_object_id,
+    parse_groups,
+    parse_jobs,
+)
 from bulkdl.pacing import RequestBudget
 
 ITEMS_PER_PAGE: Final = 500  # the documented maximum
@@ -215,21 +224,25 @@ class CloudManagerClient:
             with anyio.CancelScope(shield=True):
                 await self._session.close()
 
-    async def list_jobs(self, group: GroupId) -> list[Job]:
-        """Every job of the group, following `next` links until the last page."""
+    async def list_jobs(self, group: GroupId) -> tuple[list[Job], list[Malformed]]:
+        """Every job of the group, following `next` links until the last page; and the
+        entries skipped for a malformed id."""
         url = f"{self._settings.api_url}/groups/{group}/logCollectionJobs"
         items = await self._paged(url, group=group, what="job listing")
-        return [Job.from_api(group, item) for item in items]
+        return parse_jobs(group, items)
 
-    async def list_groups(self, org: str | None = None) -> list[GroupInfo]:
-        """Every group (project) the key can see, or those of one organization."""
+    async def list_groups(
+        self, org: str | None = None
+    ) -> tuple[list[GroupInfo], list[Malformed]]:
+        """Every group (project) the key can see, or those of one organization; and the
+        entries skipped for a malformed id."""
         url = (
             f"{self._settings.api_url}/orgs/{org}/groups"
             if org
             else f"{self._settings.api_url}/groups"
         )
         items = await self._paged(url, group=None, what="group listing")
-        return [GroupInfo.from_api(item) for item in items]
+        return parse_groups(items)
 
     async def get_job(self, group: GroupId, job: JobId) -> Job:
         """One job, fresh: used to poll a job until it leaves IN_PROGRESS."""

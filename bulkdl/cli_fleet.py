@@ -102,12 +102,12 @@ def groups(
     )
     console = err_console()
 
-    async def main() -> list[GroupInfo]:
+    async def main() -> tuple[list[GroupInfo], list[str]]:
         fleet = Fleet(settings)
         async with fleet.client:
             return await fleet.groups()
 
-    found = guarded(console, debug, main)
+    found, failures = guarded(console, debug, main)
     if as_json:
         doc = [{"id": g.id, "name": g.name, "orgId": g.org_id} for g in found]
         sys.stdout.write(json.dumps(doc) + "\n")
@@ -118,6 +118,7 @@ def groups(
             ["id", "name", "org"],
             [[g.id, g.name, g.org_id or ""] for g in found],
         )
+    _report_failures(console, failures)
 
 
 @app.command("list")
@@ -222,6 +223,13 @@ def collect(
     download: Annotated[
         bool, typer.Option("--download", help="Download each archive as soon as it is ready.")
     ] = False,
+    new: Annotated[
+        bool,
+        typer.Option(
+            "--new",
+            help="Create fresh jobs even where OUT's manifest has one for the same request.",
+        ),
+    ] = False,
     timeout: TimeoutOpt = 3600.0,
     config: ConfigOpt = None,
     profile: ProfileOpt = None,
@@ -237,7 +245,10 @@ def collect(
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Create a log-collection job in every selected group; optionally wait and download."""
+    """Create a log-collection job in every selected group; optionally wait and download.
+
+    Run again on the same --out with the same request, it resumes the jobs it created there
+    (waits for and downloads them) instead of creating more; --new creates fresh ones."""
     try:
         body = collect_request(
             resource_type=resource_type,
@@ -252,7 +263,12 @@ def collect(
         config, group, all_groups, org, group_name, base_url, insecure, debug, out, profile
     )
     options = RunOptions(
-        collect=body, wait=wait or download, download=download, timeout_s=timeout, dry_run=dry_run
+        collect=body,
+        new=new,
+        wait=wait or download,
+        download=download,
+        timeout_s=timeout,
+        dry_run=dry_run,
     )
     run_and_exit(settings, options, quiet=quiet, as_json=as_json, debug=debug)
 
@@ -267,13 +283,14 @@ def _run_actions(
     dry_run: bool,
 ) -> None:
     console = err_console()
+    fleet = Fleet(settings)
 
     async def main() -> tuple[list[Action], list[str]]:
-        fleet = Fleet(settings)
         async with fleet.client:
             return await act(fleet)
 
     actions, failures = guarded(console, debug, main)
+    interrupted = fleet.interrupted
     errors = [a for a in actions if a.error]
     if as_json:
         doc = [
@@ -286,17 +303,23 @@ def _run_actions(
             }
             for a in actions
         ]
-        sys.stdout.write(
-            json.dumps({"dryRun": dry_run, "actions": doc, "failures": failures}) + "\n"
-        )
+        result = {"dryRun": dry_run, "actions": doc, "failures": failures}
+        sys.stdout.write(json.dumps({**result, "interrupted": interrupted}) + "\n")
     for a in actions:
         if a.error:
             say(console, f"error: group {a.group_id} job {a.job_id}: {a.error}")
-        elif not quiet:
+        elif not quiet or interrupted:  # after an interrupt, name every change made
             prefix = "would " if dry_run else ""
             say(console, f"{prefix}{a.what}: group {a.group_id} job {a.job_id}")
+    done = sum(1 for a in actions if a.done)
+    if interrupted:
+        say(
+            console,
+            f"{verb}: interrupted; {done} done before it (named above), {len(errors)} failed, "
+            "the others not sent",
+        )
+        raise typer.Exit(ExitStatus.INTERRUPTED)
     if not quiet:
-        done = sum(1 for a in actions if a.done)
         planned = len(actions) - len(errors)
         say(
             console,

@@ -3,10 +3,13 @@
 Each opens one client, resolves the groups (configured, or discovered), and runs one call per
 group or job with bounded concurrency and the same retry policy and request budget as a
 download. Expected failures are returned per group or job, never raised past the others.
+SIGINT/SIGTERM during extend/retry stop sending; a change already sent is awaited to its
+answer, so the actions returned are exactly the changes made (`interrupted` is then set).
 """
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -53,6 +56,7 @@ class Fleet:
         )
         self._pacer = GroupPacer()
         self._policy = settings.retry_policy()
+        self.interrupted = False  # a signal stopped act() before every job was sent
 
     async def call(self, group: str, operation: Callable[[], Awaitable[T]]) -> T:
         """One API call, retried; a rejected key or an unreachable server is raised as is."""
@@ -68,28 +72,34 @@ class Fleet:
     def fatal(self, exc: BulkdlError) -> bool:
         return is_fatal(exc) or (isinstance(exc, NetworkError) and not self.client.reached)
 
-    async def groups(self) -> list[GroupInfo]:
-        """Every group the key can see (or the org's), narrowed by the name glob."""
-        found = await self.call("", lambda: self.client.list_groups(self.settings.org))
-        return select_groups(found, self.settings.group_name)
+    async def groups(self) -> tuple[list[GroupInfo], list[str]]:
+        """Every group the key can see (or the org's), narrowed by the name glob; and one line
+        per listed group skipped for a malformed id."""
+        found, malformed = await self.call(
+            "", lambda: self.client.list_groups(self.settings.org)
+        )
+        return select_groups(found, self.settings.group_name), [m.error for m in malformed]
 
-    async def resolve_groups(self) -> list[GroupId]:
-        """The configured groups, or the discovered ones; ConfigError when none remain."""
+    async def resolve_groups(self) -> tuple[list[GroupId], list[str]]:
+        """The configured groups, or the discovered ones (ConfigError when none remain); and
+        one line per listed group skipped for a malformed id."""
         if not self.settings.discover:
-            return list(self.settings.groups)
-        found = await self.call("", lambda: self.client.list_groups(self.settings.org))
-        return choose_groups(self.settings, found)
+            return list(self.settings.groups), []
+        found, malformed = await self.call(
+            "", lambda: self.client.list_groups(self.settings.org)
+        )
+        return choose_groups(self.settings, found), [m.error for m in malformed]
 
     async def jobs(self, job_filter: JobFilter) -> tuple[list[Job], list[str]]:
-        """Every matching job of every group, and one line per group that could not be listed."""
-        groups = await self.resolve_groups()
+        """Every matching job of every group, and one line per group that could not be listed
+        (or listed entry skipped for a malformed id)."""
+        groups, failures = await self.resolve_groups()
         found: dict[str, list[Job]] = {}
-        failures: list[str] = []
         fatal: list[BulkdlError] = []
 
         async def one(group: GroupId) -> None:
             try:
-                jobs = await self.call(group, lambda: self.client.list_jobs(group))
+                jobs, malformed = await self.call(group, lambda: self.client.list_jobs(group))
             except BulkdlError as exc:
                 if self.fatal(exc):
                     fatal.append(exc)
@@ -97,6 +107,7 @@ class Fleet:
                 else:
                     failures.append(str(exc))
                 return
+            failures.extend(m.error for m in malformed)
             found[group] = [j for j in jobs if job_filter.matches(j)]
 
         async with anyio.create_task_group() as tg:
@@ -129,8 +140,14 @@ class Fleet:
             if dry_run:
                 actions.append(Action(job.group_id, job.id, what, False))
                 return
+            async def send_shielded() -> None:
+                # Once sent, a change is awaited to its answer: an interrupt then knows
+                # whether it was made.
+                with anyio.CancelScope(shield=True):
+                    await send(job)
+
             try:
-                await self.call(job.group_id, lambda: send(job))
+                await self.call(job.group_id, send_shielded)
             except BulkdlError as exc:
                 if self.fatal(exc):
                     fatal.append(exc)
@@ -140,13 +157,24 @@ class Fleet:
                 return
             actions.append(Action(job.group_id, job.id, what, True))
 
-        async with anyio.create_task_group() as tg:
-            for job in jobs:
-                tg.start_soon(one, job)
+        async with anyio.create_task_group() as outer:
+            outer.start_soon(self._stop_on_signal, outer.cancel_scope)
+            async with anyio.create_task_group() as tg:
+                for job in jobs:
+                    tg.start_soon(one, job)
+            outer.cancel_scope.cancel()  # all sent: stop watching for signals
         if fatal:
             raise fatal[0]
         order: dict[tuple[str, str], int] = {(j.group_id, j.id): n for n, j in enumerate(jobs)}
         return sorted(actions, key=lambda a: order.get((a.group_id, a.job_id or ""), 0))
+
+
+    async def _stop_on_signal(self, scope: anyio.CancelScope) -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for _ in signals:
+                self.interrupted = True
+                scope.cancel()
+                return
 
 
 async def extend_jobs(

@@ -1,25 +1,66 @@
 """`OUT/manifest.jsonl`: one JSON line per job outcome, appended and flushed as it happens.
 
 A killed run keeps every line it wrote; a rerun reads the file back to skip archives already on
-disk. Readers take the last line per job, and ignore a torn last line (a crash mid-write).
+disk (while the listing still matches the line) and to find the jobs `collect` already created.
+Readers take the last archive line per job, and ignore a torn last line (a crash mid-write).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final, Self, TypeVar
 
 import anyio
 
 from bulkdl.errors import ConfigError, DiskError
-from bulkdl.models import JobResult, Outcome
+from bulkdl.models import JobId, JobResult, Outcome, is_object_id
 from bulkdl.planner import Recorded
 
+T = TypeVar("T")
+
 MANIFEST_NAME: Final = "manifest.jsonl"
+# Lines that say which archive is on disk; later failed or not_downloadable lines leave it there.
+_ARCHIVE_OUTCOMES: Final = frozenset(
+    {Outcome.DOWNLOADED.value, Outcome.SKIPPED.value, Outcome.REPLACED.value}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """A job an earlier `collect` created, and the fingerprint of the request it sent."""
+
+    job_id: JobId
+    request_sha256: str
+
+
+class Previous(dict[str, Recorded]):
+    """Job id -> the archive recorded for it; `created`: group id -> jobs collect made there."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.created: dict[str, list[Created]] = {}
+
+
+def request_fingerprint(body: dict[str, Any]) -> str:
+    """sha256 of the POST body as canonical JSON (sorted keys; log types as a set) (pure)."""
+    canonical = dict(body)
+    if isinstance(canonical.get("logTypes"), list):
+        canonical["logTypes"] = sorted(set(canonical["logTypes"]))
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def created_earlier(previous: dict[str, Recorded], group: str, fingerprint: str) -> JobId | None:
+    """The latest job collect created in `group` for the same request, if any."""
+    found = previous.created.get(group, []) if isinstance(previous, Previous) else []
+    same = [c.job_id for c in found if c.request_sha256 == fingerprint]
+    return same[-1] if same else None
 
 
 def _iso(ts: datetime | None) -> str | None:
@@ -28,8 +69,15 @@ def _iso(ts: datetime | None) -> str | None:
 
 def to_record(result: JobResult) -> dict[str, Any]:
     """The manifest's line for one outcome (pure)."""
+    extra = {
+        "previousSha256": result.previous_sha256,
+        "rawJobId": result.raw_job_id,
+        "rawGroupId": result.raw_group_id,
+        "requestSha256": result.request_sha256,
+        "extractedPath": result.extracted_path,
+    }
     return {
-        "groupId": result.group_id,
+        "groupId": result.group_id or None,
         "jobId": result.job_id,
         "status": result.status,
         "outcome": result.outcome.value,
@@ -40,13 +88,19 @@ def to_record(result: JobResult) -> dict[str, Any]:
         "error": result.error,
         "startedAt": _iso(result.started_at),
         "finishedAt": _iso(result.finished_at),
-        **({"extractedPath": result.extracted_path} if result.extracted_path else {}),
+        "uncompressedSizeTotalBytes": result.listed_size_bytes,
+        "creationDate": result.creation_date,
+        **{key: value for key, value in extra.items() if value},
     }
 
 
-def parse_previous(text: str) -> dict[str, Recorded]:
-    """Job id -> what is on disk for it, from a manifest's text (pure; last line per job wins)."""
-    recorded: dict[str, Recorded] = {}
+def parse_previous(text: str) -> Previous:
+    """What earlier runs left, from a manifest's text (pure; the last archive line per job wins).
+
+    A later failed or not_downloadable line does not erase an archive line: a failed download
+    never touches the archive under its final name, so the line still describes the file.
+    """
+    recorded = Previous()
     for line in text.splitlines():
         try:
             doc = json.loads(line)
@@ -55,19 +109,32 @@ def parse_previous(text: str) -> dict[str, Recorded]:
         if not isinstance(doc, dict) or not isinstance(doc.get("jobId"), str):
             continue
         job = doc["jobId"]
-        if (
-            doc.get("outcome") in (Outcome.DOWNLOADED.value, Outcome.SKIPPED.value)
+        group = _opt(doc, "groupId", str) or ""
+        if doc.get("outcome") == Outcome.CREATED.value:
+            fingerprint = doc.get("requestSha256")
+            if isinstance(fingerprint, str) and is_object_id(job):
+                recorded.created.setdefault(group, []).append(Created(JobId(job), fingerprint))
+        elif (
+            doc.get("outcome") in _ARCHIVE_OUTCOMES
             and isinstance(doc.get("bytes"), int)
             and isinstance(doc.get("sha256"), str)
             and isinstance(doc.get("path"), str)
         ):
-            group = doc.get("groupId")
             recorded[job] = Recorded(
-                doc["path"], doc["bytes"], doc["sha256"], group if isinstance(group, str) else ""
+                doc["path"],
+                doc["bytes"],
+                doc["sha256"],
+                group,
+                status=_opt(doc, "status", str),
+                listed_size_bytes=_opt(doc, "uncompressedSizeTotalBytes", int),
+                creation_date=_opt(doc, "creationDate", str),
             )
-        elif doc.get("outcome") != Outcome.CREATED.value:
-            recorded.pop(job, None)
     return recorded
+
+
+def _opt(doc: dict[str, Any], key: str, kind: type[T]) -> T | None:
+    value = doc.get(key)
+    return value if isinstance(value, kind) and not isinstance(value, bool) else None
 
 
 async def read_previous(out_dir: Path) -> dict[str, Recorded]:

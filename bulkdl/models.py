@@ -6,6 +6,7 @@ because group and job ids become directory and file names.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +19,7 @@ GroupId = NewType("GroupId", str)
 JobId = NewType("JobId", str)
 
 _OBJECT_ID = re.compile(r"[0-9a-f]{24}")
+RAW_ID_LIMIT = 64  # characters of a malformed id kept to name it: enough to recognise, bounded
 
 
 def is_object_id(value: str) -> bool:
@@ -62,6 +64,7 @@ class Outcome(StrEnum):
 
     CREATED = "created"  # `bulkdl collect` asked the API for this job
     DOWNLOADED = "downloaded"
+    REPLACED = "replaced"  # downloaded again over an archive the listing no longer matches
     SKIPPED = "skipped"
     NOT_DOWNLOADABLE = "not_downloadable"
     FAILED = "failed"
@@ -90,7 +93,7 @@ class Job:
         raw_id = item.get("id")
         if not isinstance(raw_id, str) or not is_object_id(raw_id):
             raise ProtocolError(
-                f"group {group}: the listing has a job with a malformed id {raw_id!r}"
+                f"group {group}: the listing has a job with a malformed id {quote_raw(raw_id)}"
             )
         size = item.get("uncompressedSizeTotalBytes")
         raw_status = str(item.get("status", ""))
@@ -122,12 +125,67 @@ class GroupInfo:
             raise ProtocolError("a group in the group listing is not a JSON object")
         raw_id = item.get("id")
         if not isinstance(raw_id, str) or not is_object_id(raw_id):
-            raise ProtocolError(f"the group listing has a group with a malformed id {raw_id!r}")
+            raise ProtocolError(
+                f"the group listing has a group with a malformed id {quote_raw(raw_id)}"
+            )
         return cls(GroupId(raw_id), str(item.get("name", "")), _opt_str(item.get("orgId")))
 
 
 def _opt_str(value: object) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def quote_raw(value: object) -> str:
+    """A server-sent value as bounded, printable JSON text: safe in a terminal or a log line.
+
+    ASCII-only JSON escapes control characters (an ESC cannot repaint a terminal) and keeps
+    `null` apart from `"null"`; past RAW_ID_LIMIT characters the text is cut and marked.
+    """
+    try:
+        text = json.dumps(value, ensure_ascii=True)
+    except (TypeError, ValueError):
+        text = json.dumps(repr(value), ensure_ascii=True)
+    return text if len(text) <= RAW_ID_LIMIT else text[:RAW_ID_LIMIT] + "...(cut)"
+
+
+@dataclass(frozen=True, slots=True)
+class Malformed:
+    """A listing entry skipped because its id cannot be one (it would become a path).
+
+    Kept only to be named: `raw_id` is `quote_raw` text, never used as an id or a path.
+    """
+
+    group_id: GroupId | None  # the group whose job listing held it; None for the group listing
+    raw_id: str
+    error: str
+
+
+def parse_jobs(group: GroupId, items: list[Any]) -> tuple[list[Job], list[Malformed]]:
+    """A job listing's `results`: the usable jobs, and the entries skipped (pure)."""
+    jobs: list[Job] = []
+    bad: list[Malformed] = []
+    for item in items:
+        try:
+            jobs.append(Job.from_api(group, item))
+        except ProtocolError as exc:
+            bad.append(Malformed(group, _raw_id(item), f"{exc}; skipped"))
+    return jobs, bad
+
+
+def parse_groups(items: list[Any]) -> tuple[list[GroupInfo], list[Malformed]]:
+    """A group listing's `results`: the usable groups, and the entries skipped (pure)."""
+    groups: list[GroupInfo] = []
+    bad: list[Malformed] = []
+    for item in items:
+        try:
+            groups.append(GroupInfo.from_api(item))
+        except ProtocolError as exc:
+            bad.append(Malformed(None, _raw_id(item), f"{exc}; skipped"))
+    return groups, bad
+
+
+def _raw_id(item: object) -> str:
+    return quote_raw(item.get("id") if isinstance(item, dict) else item)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,3 +204,10 @@ class JobResult:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     extracted_path: str | None = None
+    # What the listing said, so a later run can tell whether the archive is still current.
+    listed_size_bytes: int | None = None
+    creation_date: str | None = None
+    previous_sha256: str | None = None  # REPLACED: the sha256 of the archive it replaced
+    raw_job_id: str | None = None  # a malformed id, quoted (job_id is then None)
+    raw_group_id: str | None = None  # a malformed group id from discovery, quoted
+    request_sha256: str | None = None  # CREATED: fingerprint of the POST body

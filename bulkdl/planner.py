@@ -3,6 +3,10 @@
 Downloadable: SUCCESS, FAILURE (the API serves the parts that succeeded) and MARKED_FOR_EXPIRY.
 Not downloadable, with a reason: IN_PROGRESS, EXPIRED and statuses this version does not know.
 Paths are built only from validated ids, never from anything else the server sends.
+
+Current, not only complete: an archive an earlier run recorded is kept only while the listing
+still describes the same archive (status, uncompressedSizeTotalBytes, creationDate); a FAILURE
+job retried into SUCCESS is downloaded again and replaces the partial archive.
 """
 
 from __future__ import annotations
@@ -23,14 +27,43 @@ _REASONS: Final = {
 }
 
 
+# Statuses whose archive holds the same parts: a job nearing expiry keeps its archive.
+_SAME_ARCHIVE: Final = {JobStatus.MARKED_FOR_EXPIRY.value: JobStatus.SUCCESS.value}
+
+
 @dataclass(frozen=True, slots=True)
 class Recorded:
-    """What an earlier run's manifest says was written for a job."""
+    """What an earlier run's manifest says was written for a job, and what the listing said.
+
+    The listing fields are None on lines written before they were recorded: unknown, so not
+    compared.
+    """
 
     path: str
     bytes: int
     sha256: str
     group_id: str = ""
+    status: str | None = None
+    listed_size_bytes: int | None = None
+    creation_date: str | None = None
+
+
+def listing_change(recorded: Recorded, job: Job) -> str | None:
+    """Why the recorded archive is no longer this job's archive, or None while it still is.
+
+    Compares only what both sides know. SUCCESS and MARKED_FOR_EXPIRY count as one status.
+    """
+    if recorded.status is not None and _SAME_ARCHIVE.get(
+        recorded.status, recorded.status
+    ) != _SAME_ARCHIVE.get(job.raw_status, job.raw_status):
+        return f"status {recorded.status} -> {job.raw_status}"
+    for name, before, now in (
+        ("uncompressedSizeTotalBytes", recorded.listed_size_bytes, job.uncompressed_size_bytes),
+        ("creationDate", recorded.creation_date, job.creation_date),
+    ):
+        if before is not None and now is not None and before != now:
+            return f"{name} {before} -> {now}"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +74,21 @@ class DownloadTarget:
     final_path: Path
     part_path: Path
     previous: Recorded | None = None
+    changed: str | None = None  # why `previous` is stale (listing_change), None if current
 
     @property
     def group_id(self) -> GroupId:
         return self.job.group_id
+
+    @property
+    def replaces(self) -> Recorded | None:
+        """The recorded archive this download is to replace (the listing changed since)."""
+        return self.previous if self.changed is not None else None
+
+    @property
+    def may_skip(self) -> bool:
+        """An earlier run recorded this very archive: skip it if the file still matches."""
+        return self.previous is not None and self.changed is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +112,13 @@ def plan_job(
         reason = _REASONS.get(job.status, f"unknown job status {job.raw_status!r}")
         return NotDownloadable(job, reason)
     final = archive_path(out_dir, job.group_id, job.id)
+    recorded = previous.get(job.id)
     return DownloadTarget(
         job=job,
         final_path=final,
         part_path=final.with_name(final.name + PART_SUFFIX),
-        previous=previous.get(job.id),
+        previous=recorded,
+        changed=listing_change(recorded, job) if recorded is not None else None,
     )
 
 

@@ -63,6 +63,8 @@ class PlainReporter:
             return
         elif result.outcome is Outcome.DOWNLOADED:
             self._say(f"downloaded {result.path} ({result.bytes} bytes)")
+        elif result.outcome is Outcome.REPLACED:
+            self._say(f"replaced {result.path} ({result.bytes} bytes; the listing changed)")
         elif result.outcome is Outcome.SKIPPED:
             self._say(f"skipped {result.path} (already complete)")
         elif result.outcome is Outcome.CREATED:
@@ -138,7 +140,8 @@ class RichReporter(PlainReporter):
     def finished(self, result: JobResult) -> None:
         if result.job_id is not None and (bar := self._bars.pop(result.job_id, None)) is not None:
             self._progress.remove_task(bar)
-        if result.outcome in (Outcome.DOWNLOADED, Outcome.SKIPPED, Outcome.FAILED) and (
+        done = (Outcome.DOWNLOADED, Outcome.REPLACED, Outcome.SKIPPED, Outcome.FAILED)
+        if result.outcome in done and (
             result.job_id is not None
         ):
             self._jobs_done += 1

@@ -30,8 +30,8 @@ from bulkdl.errors import (
     TransferError,
 )
 from bulkdl.extract import extract_archive
-from bulkdl.manifest import ManifestWriter, read_previous
-from bulkdl.models import GroupId, Job, JobId, JobResult, JobStatus, Outcome
+from bulkdl.manifest import ManifestWriter, created_earlier, read_previous, request_fingerprint
+from bulkdl.models import GroupId, Job, JobId, JobResult, JobStatus, Malformed, Outcome
 from bulkdl.pacing import GroupPacer, retrying
 from bulkdl.planner import DownloadTarget, NotDownloadable, Recorded, plan_group, plan_job
 from bulkdl.progress import Reporter
@@ -58,6 +58,7 @@ class RunOptions:
     wait: bool = False  # poll IN_PROGRESS jobs until they finish, then download them
     timeout_s: float = 3600.0  # how long to wait for a job at most
     collect: dict[str, Any] | None = None  # create one job per group with this POST body
+    new: bool = False  # collect: create fresh jobs even where OUT's manifest has one for it
     download: bool = True  # False: `bulkdl collect` without --download
     dry_run: bool = False  # list and plan; no POST, no download
     extract: bool = False  # unpack each verified archive to OUT/<groupId>/<jobId>/
@@ -140,7 +141,8 @@ class Run:
         s = self.settings
         if not self.options.dry_run:
             await anyio.to_thread.run_sync(prepare_out_dir, s.out_dir)
-            self._previous = await read_previous(s.out_dir)
+        # A dry run reads it too (when there is one): it counts what would really download.
+        self._previous = await read_previous(s.out_dir)
         self._free_bytes = await anyio.to_thread.run_sync(free_bytes, _existing_parent(s.out_dir))
         started = time.monotonic()
         client = CloudManagerClient(
@@ -157,7 +159,7 @@ class Run:
                 self._scope = outer.cancel_scope
                 if handle_signals:
                     outer.start_soon(self._watch_signals)
-                groups = await self._resolve_groups(client)
+                groups = await self._resolve_groups(client, manifest)
                 if groups:
                     async with anyio.create_task_group() as work:
                         work.start_soon(self._produce_all, client, manifest, groups)
@@ -170,13 +172,22 @@ class Run:
             raise self._fatal
         return RunResult(self.summary, client.requests_sent, self.plan, self._free_bytes)
 
-    async def _resolve_groups(self, client: CloudManagerClient) -> list[GroupId]:
-        """The configured groups, or every group the key can see (narrowed by org and name)."""
+    async def _resolve_groups(
+        self, client: CloudManagerClient, manifest: ManifestWriter
+    ) -> list[GroupId]:
+        """The configured groups, or every group the key can see (narrowed by org and name).
+
+        A listed group with a malformed id fails alone (a line naming it); the others run.
+        """
         s = self.settings
         if not s.discover:
             return list(s.groups)
         try:
-            found = await self._api(client, GroupId(""), lambda: client.list_groups(s.org))
+            found, malformed = await self._api(
+                client, GroupId(""), lambda: client.list_groups(s.org)
+            )
+            for bad in malformed:
+                await self._record(manifest, _malformed_result(bad))
             chosen = choose_groups(s, found)
         except BulkdlError as exc:
             self._abort(exc)
@@ -277,37 +288,18 @@ class Run:
         opts = self.options
         started = _now()
         if opts.collect is not None:
-            if opts.dry_run:
-                self.plan.append(GroupPlan(group, would_create=opts.collect))
-                return
-            try:
-                new_id: JobId = await self._api(
-                    client, group, lambda: client.create_job(group, opts.collect or {})
-                )
-            except BulkdlError as exc:
-                await self._group_failed(manifest, client, group, exc, started)
-                return
-            await self._record(
-                manifest,
-                JobResult(
-                    group_id=group,
-                    job_id=new_id,
-                    status=JobStatus.IN_PROGRESS.value,
-                    outcome=Outcome.CREATED,
-                    attempts=1,
-                    started_at=started,
-                    finished_at=_now(),
-                ),
-            )
-            if opts.wait:
-                tg.start_soon(self._wait_then_queue, client, manifest, group, new_id)
+            job_id = await self._collect_in(client, manifest, group, opts.collect)
+            if job_id is not None and opts.wait:
+                tg.start_soon(self._wait_then_queue, client, manifest, group, job_id)
             return
         try:
-            jobs: list[Job] = await self._api(client, group, lambda: client.list_jobs(group))
+            listed, malformed = await self._api(client, group, lambda: client.list_jobs(group))
         except BulkdlError as exc:
             await self._group_failed(manifest, client, group, exc, started)
             return
-        jobs = [j for j in jobs if opts.filter.matches(j)]
+        for bad in malformed:  # skipped and named; the group's other jobs go on
+            await self._record(manifest, _malformed_result(bad))
+        jobs = [j for j in listed if opts.filter.matches(j)]
         waiting = [j for j in jobs if opts.wait and j.status is JobStatus.IN_PROGRESS]
         ready = [j for j in jobs if j not in waiting]
         targets, unavailable = plan_group(ready, self.settings.out_dir, self._previous)
@@ -323,6 +315,61 @@ class Run:
                 self._queue.put(group, target)
         for job in waiting:
             tg.start_soon(self._wait_then_queue, client, manifest, group, job.id)
+
+    async def _collect_in(
+        self,
+        client: CloudManagerClient,
+        manifest: ManifestWriter,
+        group: GroupId,
+        body: dict[str, Any],
+    ) -> JobId | None:
+        """The job to wait for in `group`: one created earlier into OUT for the same request
+        (unless --new), else a new one. None when there is nothing to wait for."""
+        fingerprint = request_fingerprint(body)
+        earlier = None if self.options.new else created_earlier(self._previous, group, fingerprint)
+        if earlier is not None:
+            verb = "would resume" if self.options.dry_run else "resuming"
+            self.reporter.note(
+                f"group {group}: {verb} job {earlier}, created earlier for the same request "
+                "(--new creates another)"
+            )
+            return None if self.options.dry_run else earlier
+        if self.options.dry_run:
+            self.plan.append(GroupPlan(group, would_create=body))
+            return None
+        started = _now()
+
+        async def create_and_record(_attempt: int) -> JobId:
+            # Shielded together: once the POST is out, its answer is awaited and its line
+            # written even if a signal lands meanwhile, so no job exists without its line.
+            with anyio.CancelScope(shield=True):
+                new_id = await client.create_job(group, body)
+                created = JobResult(
+                    group_id=group,
+                    job_id=new_id,
+                    status=JobStatus.IN_PROGRESS.value,
+                    outcome=Outcome.CREATED,
+                    attempts=1,
+                    started_at=started,
+                    finished_at=_now(),
+                    request_sha256=fingerprint,
+                )
+                await self._record(manifest, created)
+            return new_id
+
+        try:
+            new_id, _ = await retrying(
+                create_and_record,
+                group=group,
+                policy=self._policy,
+                pacer=self._pacer,
+                on_retry=lambda exc, n, delay: self.reporter.retrying(str(exc), n, delay),
+                give_up=self._never_reached(client),
+            )
+        except BulkdlError as exc:
+            await self._group_failed(manifest, client, group, exc, started)
+            return None
+        return new_id
 
     async def _wait_then_queue(
         self,
@@ -370,7 +417,7 @@ class Run:
     def _check_space(self, targets: list[DownloadTarget]) -> None:
         """Warn once when the listed sizes (an upper bound) exceed the free space."""
         self._listed_bytes += sum(
-            t.job.uncompressed_size_bytes or 0 for t in targets if t.previous is None
+            t.job.uncompressed_size_bytes or 0 for t in targets if not t.may_skip
         )
         free = self._free_bytes
         if free is not None and not self._space_warned and self._listed_bytes > free:
@@ -393,6 +440,7 @@ class Run:
 
     async def _download(self, client: CloudManagerClient, target: DownloadTarget) -> JobResult:
         job = target.job
+        stale = target.replaces
         base = JobResult(
             group_id=job.group_id,
             job_id=job.id,
@@ -400,9 +448,16 @@ class Run:
             outcome=Outcome.FAILED,
             path=str(target.final_path),
             started_at=_now(),
+            listed_size_bytes=job.uncompressed_size_bytes,
+            creation_date=job.creation_date,
+            previous_sha256=stale.sha256 if stale is not None else None,
         )
         prev = target.previous
-        if prev is not None and await already_complete(target.final_path, prev.bytes, prev.sha256):
+        if (
+            prev is not None
+            and target.may_skip
+            and await already_complete(target.final_path, prev.bytes, prev.sha256)
+        ):
             return replace(
                 base,
                 outcome=Outcome.SKIPPED,
@@ -461,7 +516,7 @@ class Run:
             return replace(base, attempts=exc.attempts, error=str(exc), finished_at=_now())
         done = replace(
             base,
-            outcome=Outcome.DOWNLOADED,
+            outcome=Outcome.DOWNLOADED if stale is None else Outcome.REPLACED,
             bytes=written.bytes,
             sha256=written.sha256,
             attempts=attempts,
@@ -475,6 +530,23 @@ class Run:
         except TransferError as exc:
             return replace(done, outcome=Outcome.FAILED, error=str(exc))
         return replace(done, extracted_path=str(dest))
+
+
+def _malformed_result(bad: Malformed) -> JobResult:
+    """The failed line of a listing entry skipped for its id: quoted, never a path."""
+    now = _now()
+    in_group = bad.group_id is not None
+    return JobResult(
+        group_id=bad.group_id or "",
+        job_id=None,
+        status=None,
+        outcome=Outcome.FAILED,
+        error=bad.error,
+        started_at=now,
+        finished_at=now,
+        raw_job_id=bad.raw_id if in_group else None,
+        raw_group_id=None if in_group else bad.raw_id,
+    )
 
 
 def _not_downloadable(item: NotDownloadable) -> JobResult:
@@ -504,7 +576,7 @@ def _group_plan(
     plan = GroupPlan(group)
     for job in jobs:
         plan.statuses[job.raw_status] = plan.statuses.get(job.raw_status, 0) + 1
-    fresh = [t for t in targets if t.previous is None]
+    fresh = [t for t in targets if not t.may_skip]  # new, or replacing a stale archive
     plan.to_download = len(fresh) + len(waiting)
     plan.bytes_upper_bound = sum(
         j.uncompressed_size_bytes or 0 for j in [*(t.job for t in fresh), *waiting]

@@ -14,7 +14,8 @@ class RunSummary:
     """Accumulates job outcomes; `failures` holds one printable line per failed job or group."""
 
     created: int = 0
-    downloaded: int = 0
+    downloaded: int = 0  # replaced ones included
+    replaced: int = 0
     skipped: int = 0
     not_downloadable: int = 0
     failed: int = 0
@@ -26,8 +27,9 @@ class RunSummary:
     def add(self, result: JobResult) -> None:
         if result.outcome is Outcome.CREATED:
             self.created += 1
-        elif result.outcome is Outcome.DOWNLOADED:
+        elif result.outcome in (Outcome.DOWNLOADED, Outcome.REPLACED):
             self.downloaded += 1
+            self.replaced += result.outcome is Outcome.REPLACED
             self.bytes += result.bytes or 0
         elif result.outcome is Outcome.SKIPPED:
             self.skipped += 1
@@ -51,6 +53,7 @@ class RunSummary:
         return {
             "created": self.created,
             "downloaded": self.downloaded,
+            "replaced": self.replaced,
             "skipped": self.skipped,
             "notDownloadable": self.not_downloadable,
             "failed": self.failed,
@@ -65,8 +68,9 @@ class RunSummary:
     def line(self) -> str:
         head = "interrupted" if self.interrupted else "done"
         created = f"{self.created} jobs created, " if self.created else ""
+        replaced = f" ({self.replaced} replaced)" if self.replaced else ""
         return (
-            f"{head}: {created}{self.downloaded} downloaded, {self.skipped} skipped, "
+            f"{head}: {created}{self.downloaded} downloaded{replaced}, {self.skipped} skipped, "
             f"{self.not_downloadable} not downloadable, {self.failed} failed; "
             f"{human_bytes(self.bytes)} in {self.elapsed_s:.1f} s "
             f"({human_bytes(self.throughput_bps)}/s)"
@@ -75,6 +79,8 @@ class RunSummary:
 
 def describe_failure(result: JobResult) -> str:
     """One line naming the group (and job) and what went wrong."""
+    if not result.group_id:  # a group listing entry with a malformed id: the error names it
+        return result.error or "failed"
     what = f"group {result.group_id}" + (f" job {result.job_id}" if result.job_id else "")
     error = result.error or "failed"
     # Errors from the API layer already start with "group ...": do not say it twice.

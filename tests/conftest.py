@@ -114,3 +114,19 @@ def read_manifest(out: Path) -> list[dict[str, Any]]:
 def is_valid_tar_gz(path: Path) -> bool:
     with tarfile.open(path, "r:gz") as tar:
         return len(tar.getmembers()) > 0
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--kill-seed",
+        type=int,
+        default=None,
+        help="seed for the random kill test (default: a fresh one, printed on failure)",
+    )
+
+
+@pytest.fixture
+def kill_seed(request: pytest.FixtureRequest) -> int:
+    """The kill test's seed: --kill-seed N reproduces a failing run exactly."""
+    given = request.config.getoption("--kill-seed")
+    return int(given) if given is not None else int.from_bytes(os.urandom(4), "big")

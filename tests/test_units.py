@@ -113,14 +113,16 @@ async def test_group_queue_drains_and_closes() -> None:
     assert sorted(got) == list(range(20))
 
 
-def test_manifest_last_line_wins_and_torn_lines_are_ignored() -> None:
+def test_manifest_last_archive_line_wins_and_torn_lines_are_ignored() -> None:
     text = (
         '{"jobId":"a","outcome":"downloaded","path":"p","bytes":3,"sha256":"x"}\n'
         '{"jobId":"b","outcome":"downloaded","path":"q","bytes":4,"sha256":"y"}\n'
         '{"jobId":"b","outcome":"failed","path":"q","bytes":null,"sha256":null}\n'
+        '{"jobId":"a","outcome":"replaced","path":"p","bytes":5,"sha256":"z"}\n'
         '{"jobId":"c","outcome":"downl'
     )
-    assert parse_previous(text) == {"a": Recorded("p", 3, "x")}
+    # A failed attempt leaves the archive under its final name alone: b's line still holds.
+    assert parse_previous(text) == {"a": Recorded("p", 5, "z"), "b": Recorded("q", 4, "y")}
 
 
 @pytest.mark.parametrize(

@@ -1,13 +1,15 @@
 """Faults a test can inject, and the per-key queues that hand them out one request at a time.
 
 A fleet pull meets cut bodies, 5xx, 429s, stalls, proxies' HTML pages and stale nonces; each is
-a frozen dataclass here. Faults are registered per job (downloads) or per group (listings) as an
-ordered list: the next request for that key takes the next fault ("attempt"), and once the list
-is used up requests are answered normally. `Always(fault)` at the end of a list never runs out.
+a frozen dataclass here. Faults are registered per job (downloads) or per group (job listings,
+creates; the group listings under "groups" and "org:<ORG-ID>") as an ordered list: the next
+request for that key takes the next fault ("attempt"), and once the list is used up requests
+are answered normally. `Always(fault)` at the end of a list never runs out.
 
 An attempt is an authenticated request reaching the handler: exactly what `downloads_by_job` and
-`list_requests_by_group` count, so with faults queued before the first request the k-th counted
-request takes faults[k-1]. Digest challenges and `set_rate_limit` 429s are not attempts.
+`list_requests_by_group` count (group listings and creates are counted by `requests_by_kind`),
+so with faults queued before the first request the k-th counted request takes faults[k-1].
+Digest challenges and `set_rate_limit` 429s are not attempts.
 """
 
 from __future__ import annotations
@@ -146,6 +148,29 @@ class RepeatingNext:
 
 
 @dataclass(frozen=True, slots=True)
+class MalformedId:
+    """Listing only (jobs or groups): the page's `index`-th result carries `value` as its id,
+    any JSON value (null, a number, "../x"), as a buggy or hostile server might send."""
+
+    value: object = "../../../tmp/not-an-id"
+    index: int = 0
+
+    def __post_init__(self) -> None:
+        _non_negative("index", self.index)
+
+
+@dataclass(frozen=True, slots=True)
+class SlowAnswer:
+    """Create only: the job is created at once, its 201 answer sent `seconds` later, as a
+    loaded server commits first and answers late."""
+
+    seconds: float
+
+    def __post_init__(self) -> None:
+        _non_negative("seconds", self.seconds)
+
+
+@dataclass(frozen=True, slots=True)
 class Redirect:
     """302 to the same path on another origin (`to`, e.g. http://127.0.0.1:8081), as a
     deployment fronted by blob storage might; a client must not carry credentials there."""
@@ -167,6 +192,8 @@ FaultKind: TypeAlias = (
     | NotJson
     | MissingResults
     | RepeatingNext
+    | MalformedId
+    | SlowAnswer
 )
 
 
@@ -190,7 +217,14 @@ _BOTH: tuple[type[FaultKind], ...] = (
     HtmlPage,
 )
 DOWNLOAD_FAULTS: tuple[type[FaultKind], ...] = (*_BOTH, NotGzip, CorruptGzip)
-LISTING_FAULTS: tuple[type[FaultKind], ...] = (*_BOTH, NotJson, MissingResults, RepeatingNext)
+LISTING_FAULTS: tuple[type[FaultKind], ...] = (
+    *_BOTH,
+    NotJson,
+    MissingResults,
+    RepeatingNext,
+    MalformedId,
+)
+CREATE_FAULTS: tuple[type[FaultKind], ...] = (ServerFault, RateLimit, HtmlPage, SlowAnswer)
 
 
 def kind_name(fault: Fault) -> str:

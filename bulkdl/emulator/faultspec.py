@@ -2,6 +2,7 @@
 
     reset:1000  500  503-html  429  429:retry-after=2  stall:1000:5  chunked:1000  not-gzip
     corrupt-gzip  stale-nonce  html  html:502  not-json  missing-results  repeating-next
+    malformed-id  slow-answer:2
 
 A 5xx may carry `:retry-after=S` too; `always:` in front makes any of them persistent.
 """
@@ -19,6 +20,7 @@ from bulkdl.emulator.faults import (
     Fault,
     FaultKind,
     HtmlPage,
+    MalformedId,
     MissingResults,
     NotGzip,
     NotJson,
@@ -26,6 +28,7 @@ from bulkdl.emulator.faults import (
     RepeatingNext,
     ResetAfter,
     ServerFault,
+    SlowAnswer,
     StaleNonce,
     Stall,
     TruncatedChunked,
@@ -34,7 +37,8 @@ from bulkdl.emulator.faults import (
 SPEC_HELP: Final = (
     "reset:BYTES, 5xx[-html][:retry-after=S], 429[:retry-after=S], stall:BYTES:SECONDS, "
     "chunked:BYTES, not-gzip, corrupt-gzip, stale-nonce, html[:STATUS], not-json, "
-    "missing-results, repeating-next; prefix always: to repeat on every attempt"
+    "missing-results, repeating-next, malformed-id, slow-answer:SECONDS; "
+    "prefix always: to repeat on every attempt"
 )
 _PLAIN: Final[dict[str, Callable[[], FaultKind]]] = {
     "not-gzip": NotGzip,
@@ -44,11 +48,13 @@ _PLAIN: Final[dict[str, Callable[[], FaultKind]]] = {
     "not-json": NotJson,
     "missing-results": MissingResults,
     "repeating-next": RepeatingNext,
+    "malformed-id": MalformedId,
 }
 _STATUS: Final = re.compile(r"(?P<status>\d{3})(?P<html>-html)?(?::retry-after=(?P<after>[^:]+))?")
 _BYTES: Final = re.compile(r"(?P<kind>reset|chunked):(?P<bytes>\d+)")
 _STALL: Final = re.compile(r"stall:(?P<bytes>\d+):(?P<seconds>[^:]+)")
 _HTML: Final = re.compile(r"html:(?P<status>\d{3})")
+_SLOW: Final = re.compile(r"slow-answer:(?P<seconds>[^:]+)")
 
 
 def parse_fault_spec(spec: str) -> Fault:
@@ -82,6 +88,8 @@ def _build(text: str) -> FaultKind | None:
         return ResetAfter(n_bytes) if match["kind"] == "reset" else TruncatedChunked(n_bytes)
     if match := _STALL.fullmatch(text):
         return Stall(int(match["bytes"]), _seconds(match["seconds"]))
+    if match := _SLOW.fullmatch(text):
+        return SlowAnswer(_seconds(match["seconds"]))
     if match := _HTML.fullmatch(text):
         return HtmlPage(int(match["status"]))
     if match := _STATUS.fullmatch(text):

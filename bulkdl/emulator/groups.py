@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bulkdl.emulator import errors
+from bulkdl.emulator import errors, inject
 from bulkdl.emulator.fleet import Fleet
 from bulkdl.emulator.lookup import OBJECT_ID
 from bulkdl.emulator.paging import paged_doc
@@ -22,8 +22,7 @@ from bulkdl.emulator.state import STATE_KEY
 async def list_groups(request: web.Request) -> web.Response:
     """GET /groups: one page of the projects the key can see, in the fleet's order."""
     fleet = request.app[STATE_KEY].fleet
-    doc = paged_doc(request, fleet.visible_groups(), lambda gid: group_doc(fleet, gid))
-    return json_response(json_bytes(request, doc))
+    return _page(request, "groups", fleet.visible_groups())
 
 
 async def list_org_groups(request: web.Request) -> web.Response:
@@ -34,9 +33,18 @@ async def list_org_groups(request: web.Request) -> web.Response:
         raise errors.invalid_org_id(oid)
     if oid.lower() not in fleet.org_ids():
         raise errors.org_not_found(oid)
-    gids = fleet.visible_groups(oid.lower())
-    doc = paged_doc(request, gids, lambda gid: group_doc(fleet, gid))
-    return json_response(json_bytes(request, doc))
+    return _page(request, f"org:{oid.lower()}", fleet.visible_groups(oid.lower()))
+
+
+def _page(request: web.Request, fault_key: str, gids: list[str]) -> web.Response:
+    """One page of groups, answered or spoiled by the fault queued under `fault_key`."""
+    state = request.app[STATE_KEY]
+    fault = state.listing_faults.take(fault_key)
+    if (answer := inject.answer_instead(request, state, fault)) is not None:
+        return answer
+    doc = paged_doc(request, gids, lambda gid: group_doc(state.fleet, gid))
+    inject.break_listing(state, doc, fault)
+    return json_response(inject.break_json(state, json_bytes(request, doc), fault))
 
 
 def group_doc(fleet: Fleet, gid: str) -> dict[str, Any]:

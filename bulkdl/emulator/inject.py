@@ -15,6 +15,7 @@ from bulkdl.emulator.digest import parse_authorization
 from bulkdl.emulator.faults import (
     FaultKind,
     HtmlPage,
+    MalformedId,
     MissingResults,
     NotGzip,
     NotJson,
@@ -101,8 +102,12 @@ def proxy_error_page(status: int) -> str:
 
 
 def break_listing(state: EmulatorState, doc: dict[str, Any], fault: FaultKind | None) -> None:
-    """Spoil a listing page in place: drop `results`, or point `next` back at `self`."""
-    if isinstance(fault, MissingResults):
+    """Spoil a listing page in place: drop `results`, point `next` back at `self`, or give
+    one result a malformed id."""
+    if isinstance(fault, MalformedId) and fault.index < len(doc["results"]):
+        state.fault_served(fault)
+        doc["results"][fault.index]["id"] = fault.value
+    elif isinstance(fault, MissingResults):
         state.fault_served(fault)
         del doc["results"]
     elif isinstance(fault, RepeatingNext):

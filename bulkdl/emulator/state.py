@@ -26,7 +26,14 @@ from bulkdl.emulator import errors
 from bulkdl.emulator.archives import ArchiveCache
 from bulkdl.emulator.digest import NonceStore, challenge_header
 from bulkdl.emulator.events import Event, EventLog
-from bulkdl.emulator.faults import DOWNLOAD_FAULTS, LISTING_FAULTS, Fault, FaultPlan, kind_name
+from bulkdl.emulator.faults import (
+    CREATE_FAULTS,
+    DOWNLOAD_FAULTS,
+    LISTING_FAULTS,
+    Fault,
+    FaultPlan,
+    kind_name,
+)
 from bulkdl.emulator.fleet import EmulatedJob, Fleet
 from bulkdl.emulator.lifecycle import Lifecycle
 from bulkdl.emulator.ratelimit import FixedWindow
@@ -107,6 +114,7 @@ class EmulatorState:
         default_factory=lambda: FaultPlan("download", DOWNLOAD_FAULTS)
     )
     listing_faults: FaultPlan = field(default_factory=lambda: FaultPlan("listing", LISTING_FAULTS))
+    create_faults: FaultPlan = field(default_factory=lambda: FaultPlan("create", CREATE_FAULTS))
     rate_limit: FixedWindow | None = None
     clock: Callable[[], float] = time.monotonic
     wall_clock: Callable[[], datetime] = utc_now
@@ -177,13 +185,21 @@ class EmulatorState:
         self.download_faults.add(job_id, faults)
 
     def add_listing_faults(self, group_id: str, faults: Sequence[Fault]) -> None:
-        """The next listing requests of `group_id` (any page) take these faults, in order."""
+        """The next listing requests of `group_id` (any page) take these faults, in order.
+
+        The group listings count under "groups" (GET /groups) and "org:<ORG-ID>".
+        """
         self.listing_faults.add(group_id, faults)
+
+    def add_create_faults(self, group_id: str, faults: Sequence[Fault]) -> None:
+        """The next POSTs creating a job in `group_id` take these faults, in order."""
+        self.create_faults.add(group_id, faults)
 
     def clear_faults(self) -> None:
         """Drop every fault not yet served."""
         self.download_faults.clear()
         self.listing_faults.clear()
+        self.create_faults.clear()
 
     def set_rate_limit(
         self,

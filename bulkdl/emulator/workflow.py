@@ -9,12 +9,14 @@ date (MUST_BE_IN_FUTURE) or a future one (TOO_DISTANT, beyond creation + 6 month
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Final
 
 from aiohttp import web
 
-from bulkdl.emulator import errors
+from bulkdl.emulator import errors, inject
+from bulkdl.emulator.faults import SlowAnswer
 from bulkdl.emulator.fleet import EmulatedJob
 from bulkdl.emulator.jobfactory import new_job
 from bulkdl.emulator.lookup import find_job, group_jobs
@@ -29,11 +31,17 @@ async def create_job(request: web.Request) -> web.Response:
     """POST …/logCollectionJobs: 201 {"id"}; the job collects for its duration."""
     state = request.app[STATE_KEY]
     gid = request.match_info["gid"]
+    fault = state.create_faults.take(gid)  # this POST is the group's next create attempt
+    if (answer := inject.answer_instead(request, state, fault)) is not None:
+        return answer
     jobs = group_jobs(request, state.fleet, gid)
     spec = parse_create(await request.read())
     job = new_job(state.fleet, gid, spec, created=state.wall_now(), serial=next(state.serials))
     _insert_newest_first(jobs, job)
     state.start_collecting(job, "created")
+    if isinstance(fault, SlowAnswer):
+        state.fault_served(fault)
+        await asyncio.sleep(fault.seconds)
     return entity(request, {"id": job.id}, status=201)
 
 
