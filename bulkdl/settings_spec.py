@@ -1,7 +1,7 @@
 """Every setting declared once: the `Settings` fields carry their doc, bounds, env and flag.
 
 Validation, the override layers, `config.example.toml`, the README table and the CLI bounds
-checks all read these declarations (`spec_of`, `declared`), so adding a key is one field here.
+checks all read these declarations (`declared`, `flag_spec`), so adding a key is one field here.
 Pure: no I/O.
 """
 
@@ -264,13 +264,6 @@ class Declared:
 def declared() -> tuple[Declared, ...]:
     """Every setting, in declaration order."""
     return tuple(Declared(f.name, f.default, f.metadata[_SPEC]) for f in fields(Settings))
-
-
-def spec_of(name: str) -> Spec:
-    for d in declared():
-        if d.name == name:
-            return d.spec
-    raise KeyError(name)
 
 
 def is_required(d: Declared) -> bool:
