@@ -28,12 +28,14 @@ from bulkdl.cli_common import (
     JsonOpt,
     OrgOpt,
     OutOpt,
+    ProfileOpt,
     QuietOpt,
     ResourceNameOpt,
     SinceOpt,
     StatusOpt,
     TimeoutOpt,
     app,
+    bounded,
     err_console,
     fail_to_start,
     guarded,
@@ -79,8 +81,10 @@ def _settings(
     insecure: bool,
     debug: bool,
     out: Path | None = None,
+    profile: str | None = None,
 ) -> Settings:
     overrides = Overrides(
+        profile=profile,
         out_dir=out,
         groups=tuple(group or ()),
         all_groups=all_groups,
@@ -122,6 +126,7 @@ def _table(
 @app.command()
 def groups(
     config: ConfigOpt = None,
+    profile: ProfileOpt = None,
     org: OrgOpt = None,
     group_name: GroupNameOpt = None,
     base_url: BaseUrlOpt = None,
@@ -130,7 +135,9 @@ def groups(
     debug: DebugOpt = False,
 ) -> None:
     """Print every group (project) the API key can see: id and name."""
-    settings = _settings(config, None, True, org, group_name, base_url, insecure, debug)
+    settings = _settings(
+        config, None, True, org, group_name, base_url, insecure, debug, profile=profile
+    )
     console = err_console()
 
     async def main() -> tuple[list[GroupInfo], list[str]]:
@@ -155,6 +162,7 @@ def groups(
 @app.command("list")
 def list_jobs(
     config: ConfigOpt = None,
+    profile: ProfileOpt = None,
     group: GroupOpt = None,
     all_groups: AllGroupsOpt = False,
     org: OrgOpt = None,
@@ -175,7 +183,9 @@ def list_jobs(
     debug: DebugOpt = False,
 ) -> None:
     """One table of log-collection jobs across groups, filtered."""
-    settings = _settings(config, group, all_groups, org, group_name, base_url, insecure, debug)
+    settings = _settings(
+        config, group, all_groups, org, group_name, base_url, insecure, debug, profile=profile
+    )
     selected = job_filter(job, status, since, resource_name, debug)
     console = err_console()
     jobs, failures = guarded(console, debug, lambda: _list(settings, selected, verbose=verbose))
@@ -275,7 +285,10 @@ def collect(
         str, typer.Option("--log-types", help="Comma-separated: MONGODB,FTDC,AUTOMATION_AGENT,...")
     ],
     size_per_file: Annotated[
-        int, typer.Option("--size-per-file", help="Bytes per log file.")
+        int,
+        typer.Option(
+            "--size-per-file", help="Bytes per log file.", callback=bounded("--size-per-file")
+        ),
     ] = DEFAULT_SIZE_PER_FILE,
     no_redact: Annotated[
         bool, typer.Option("--no-redact", help="Ask for unredacted logs (default: redacted).")
@@ -297,6 +310,7 @@ def collect(
     to: ToOpt = None,
     timeout: TimeoutOpt = 3600.0,
     config: ConfigOpt = None,
+    profile: ProfileOpt = None,
     out: OutOpt = None,
     group: GroupOpt = None,
     all_groups: AllGroupsOpt = False,
@@ -325,7 +339,7 @@ def collect(
     except BulkdlError as exc:
         fail_to_start(exc, debug)
     settings = _settings(
-        config, group, all_groups, org, group_name, base_url, insecure, debug, out=out
+        config, group, all_groups, org, group_name, base_url, insecure, debug, out, profile
     )
     options = RunOptions(
         collect=body,
@@ -400,8 +414,14 @@ def _run_actions(
 
 @app.command()
 def extend(
-    days: Annotated[int, typer.Option("--days", help="New expiration: this many days from now.")],
+    days: Annotated[
+        int,
+        typer.Option(
+            "--days", help="New expiration: this many days from now.", callback=bounded("--days")
+        ),
+    ],
     config: ConfigOpt = None,
+    profile: ProfileOpt = None,
     group: GroupOpt = None,
     all_groups: AllGroupsOpt = False,
     org: OrgOpt = None,
@@ -419,7 +439,9 @@ def extend(
 ) -> None:
     """Push the expiration of the selected jobs to N days from now (at most 6 months after
     each job's creation, checked before sending)."""
-    settings = _settings(config, group, all_groups, org, group_name, base_url, insecure, debug)
+    settings = _settings(
+        config, group, all_groups, org, group_name, base_url, insecure, debug, profile=profile
+    )
     selected = job_filter(job, status, since, resource_name, debug)
     if days < 1:
         fail_to_start(BulkdlError(f"--days must be at least 1, got {days}"), debug)
@@ -438,6 +460,7 @@ def extend(
 @app.command()
 def retry(
     config: ConfigOpt = None,
+    profile: ProfileOpt = None,
     group: GroupOpt = None,
     all_groups: AllGroupsOpt = False,
     org: OrgOpt = None,
@@ -453,7 +476,9 @@ def retry(
     debug: DebugOpt = False,
 ) -> None:
     """Retry the selected FAILURE jobs (PUT .../retry)."""
-    settings = _settings(config, group, all_groups, org, group_name, base_url, insecure, debug)
+    settings = _settings(
+        config, group, all_groups, org, group_name, base_url, insecure, debug, profile=profile
+    )
     selected = job_filter(job, None, since, resource_name, debug)
     _run_actions(
         settings,
@@ -493,11 +518,12 @@ def delete(
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
+    profile: ProfileOpt = None,
 ) -> None:
     """Delete the selected jobs, in any state (DELETE .../{job}); shows the plan and asks first
     unless --yes. A job already gone (404) is reported, not an error."""
     settings = _settings(
-        config, group, all_groups, org, group_name, base_url, insecure, debug, out=out
+        config, group, all_groups, org, group_name, base_url, insecure, debug, out, profile
     )
     selected = job_filter(job, status, since, resource_name, debug)
     if not (dry_run or yes or sys.stdin.isatty()):
