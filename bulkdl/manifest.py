@@ -137,7 +137,7 @@ class ManifestWriter:
         if cut and self._on_repair is not None:
             self._on_repair(
                 f"{self.path}: removed a torn last line ({cut} bytes, left by an interrupted "
-                "run); its job will be checked again"
+                "run); its job is handled again"
             )
         return self
 

@@ -3,6 +3,7 @@ a manifest that never tears. Every test runs bulkdl through its CLI against the 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import resource
@@ -14,7 +15,10 @@ from pathlib import Path
 import pytest
 
 from bulkdl.emulator import EmulatorThread, Fleet
+from bulkdl.errors import ConfigError, DiskError
+from bulkdl.outdir import OutDir
 from bulkdl.planner import DOWNLOADABLE
+from bulkdl.sink import ArchiveFile
 from tests.conftest import (
     make_fleet,
     read_manifest,
@@ -388,3 +392,37 @@ def test_verify_does_not_follow_a_linked_archive(
     (bad,) = json.loads(result.stdout)["bad"]
     assert bad["problem"] == "cannot open: a symbolic link on the way (not followed)"
     assert os.readlink(final) == str(copy)
+
+
+def test_a_second_writer_never_truncates_a_live_part(tmp_path: Path) -> None:
+    """Below the lock: a second ArchiveFile on the same name creates its own `.part` (the first
+    one's is unlinked, never truncated), and the first then refuses to rename what is not its
+    own file. Direct, because the lock keeps a second bulkdl process from getting this far."""
+    out = OutDir.open(tmp_path / "out")
+    first, second = b"\x1f\x8b first writer's bytes", b"\x1f\x8b second writer's bytes"
+    try:
+        a = ArchiveFile(out, "g", "j.tar.gz")
+        b = ArchiveFile(out, "g", "j.tar.gz")
+        a.writelines([first])
+        b.writelines([second])
+        with pytest.raises(DiskError, match=r"j\.tar\.gz\.part: replaced by another process"):
+            a.finish([], verify=False)
+        a.discard()  # must not remove the second writer's `.part`
+        written = b.finish([], verify=False)
+    finally:
+        out.close()
+    assert (tmp_path / "out" / "g" / "j.tar.gz").read_bytes() == second
+    assert written.sha256 == hashlib.sha256(second).hexdigest()
+    assert not (tmp_path / "out" / "g" / "j.tar.gz.part").exists()
+
+
+def test_out_lock_refuses_a_second_opener_in_process(tmp_path: Path) -> None:
+    out = OutDir.open(tmp_path / "out")
+    try:
+        with pytest.raises(
+            ConfigError, match=rf"in use by another bulkdl run \(pid {os.getpid()} "
+        ):
+            OutDir.open(tmp_path / "out")
+    finally:
+        out.close()
+    OutDir.open(tmp_path / "out").close()  # released by close()
