@@ -125,7 +125,8 @@ def _lock(path: Path, dir_fd: int) -> int:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "another process"
+        text = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+        holder = "".join(c if c.isprintable() else "?" for c in text) or "another process"
         os.close(fd)
         raise ConfigError(
             f"output directory {path} is in use by another bulkdl run ({holder})",
@@ -134,6 +135,10 @@ def _lock(path: Path, dir_fd: int) -> int:
     except OSError as exc:
         os.close(fd)
         raise ConfigError(f"{where}: cannot lock it ({exc.strerror})") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:  # never truncate a file shared elsewhere
+        os.close(fd)
+        raise ConfigError(f"{where} is not a regular file of its own; move it away")
     started = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     me = f"pid {os.getpid()} on {socket.gethostname()}, started {started}\n".encode()
     try:

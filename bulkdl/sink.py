@@ -37,6 +37,7 @@ from aiofiles.threadpool.utils import delegate_to_executor
 
 from bulkdl.errors import CorruptArchive, DiskError, IncompleteDownload, NetworkError, TransferError
 from bulkdl.outdir import FILE_MODE, OutDir, open_beneath
+from bulkdl.planner import PART_SUFFIX
 
 if TYPE_CHECKING:
     from asyncio import AbstractEventLoop
@@ -47,10 +48,8 @@ READ_BLOCK: Final = 1024 * 1024
 BATCH_BYTES: Final = 512 * 1024  # body bytes gathered on the loop per thread hop
 WRITEBACK_EVERY: Final = 8 * 1024 * 1024  # start writeback (sync_file_range) this often
 SYNC_FILE_RANGE_WRITE: Final = getattr(os, "SYNC_FILE_RANGE_WRITE", 2)  # Linux's value
-PART_SUFFIX: Final = ".part"
-_NEW_PART: Final = (
-    os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-)  # read: --verify
+# Read-write: --verify reads the file back through the same descriptor before the rename.
+_NEW_PART: Final = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 @dataclass(frozen=True, slots=True)
