@@ -276,13 +276,13 @@ async def receive(
         # Keep what arrived in the .part: the next attempt may resume it with a Range request.
         with anyio.CancelScope(shield=True):
             try:
-                await afile.writelines(batch)
+                if batch:
+                    await afile.writelines(batch)
             except DiskError:
-                await afile.discard()
+                await discard(file)
         raise
     except BaseException:
-        with anyio.CancelScope(shield=True):
-            await afile.discard()
+        await discard(file)
         raise
     return written
 
