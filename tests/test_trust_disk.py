@@ -426,3 +426,23 @@ def test_out_lock_refuses_a_second_opener_in_process(tmp_path: Path) -> None:
     finally:
         out.close()
     OutDir.open(tmp_path / "out").close()  # released by close()
+
+
+def test_collect_and_demo_take_the_same_lock(
+    tmp_path: Path, one_group: Fleet, emu: EmulatorThread
+) -> None:
+    """Every command that writes into OUT is refused while OUT is held; nothing is created."""
+    out = tmp_path / "out"
+    held = OutDir.open(out)
+    cfg = write_config(tmp_path / "c.toml", base_url=emu.base_url, groups=list(one_group.groups))
+    collect = ["collect", "--config", str(cfg), "--resource-type", "replicaset"]
+    collect += ["--resource-name", "rs0", "--log-types", "MONGODB", "--out", str(out)]
+    try:
+        for args in (collect, ["demo", "--out", str(out)]):
+            result = run_cli(args)
+            assert result.exit_code == 2, result.output
+            assert f"is in use by another bulkdl run (pid {os.getpid()} on " in result.stderr
+    finally:
+        held.close()
+    assert emu.state.counters.requests == 0  # refused before any request
+    assert sorted(p.name for p in out.iterdir()) == [".bulkdl.lock"]
