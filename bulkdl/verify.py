@@ -24,6 +24,7 @@ from bulkdl.planner import Recorded, archive_path
 from bulkdl.sink import check_archive_fd, hash_matches
 
 ARCHIVE_SUFFIX = ".tar.gz"
+UNRECORDED = "on disk but not recorded as downloaded in the manifest"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +87,7 @@ def unrecorded(out_dir: Path, dir_fd: int, records: dict[str, Recorded]) -> list
         for name in names:
             job = name.removesuffix(ARCHIVE_SUFFIX)
             if _valid(job) and (group, job) not in known:
-                found.append(
-                    Checked(group, job, out_dir / group / name, "on disk but not in the manifest")
-                )
+                found.append(Checked(group, job, out_dir / group / name, UNRECORDED))
     return found
 
 

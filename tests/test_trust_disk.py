@@ -19,6 +19,7 @@ from bulkdl.errors import ConfigError, DiskError
 from bulkdl.outdir import OutDir
 from bulkdl.planner import DOWNLOADABLE
 from bulkdl.sink import ArchiveFile
+from bulkdl.verify import UNRECORDED
 from tests.conftest import (
     make_fleet,
     read_manifest,
@@ -370,10 +371,10 @@ def test_verify_names_archives_without_a_manifest_line(
     assert result.exit_code == 1
     bad = {b["path"]: b["problem"] for b in json.loads(result.stdout)["bad"]}
     assert bad == {
-        str(out / gid / f"{job}.tar.gz"): "on disk but not in the manifest",
-        str(stray): "on disk but not in the manifest",
+        str(out / gid / f"{job}.tar.gz"): UNRECORDED,
+        str(stray): UNRECORDED,
     }
-    assert f"bad: {stray}: on disk but not in the manifest" in result.stderr
+    assert f"bad: {stray}: {UNRECORDED}" in result.stderr
 
 
 def test_verify_does_not_follow_a_linked_archive(
