@@ -578,6 +578,9 @@ async def _delete(
 ) -> tuple[list[Action], list[str]]:
     if out_dir is None:
         return await delete_jobs(fleet, jobs, dry_run=dry_run), failures
-    await anyio.to_thread.run_sync(prepare_out_dir, out_dir)
-    async with ManifestWriter(out_dir) as manifest:
-        return await delete_jobs(fleet, jobs, dry_run=dry_run, manifest=manifest), failures
+    out = await anyio.to_thread.run_sync(prepare_out_dir, out_dir)  # locked, links refused
+    try:
+        async with ManifestWriter(out) as manifest:
+            return await delete_jobs(fleet, jobs, dry_run=dry_run, manifest=manifest), failures
+    finally:
+        out.close()

@@ -8,6 +8,7 @@ exceptions that cancel the others; only a rejected key (or no server at all) end
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import time
@@ -23,7 +24,6 @@ from bulkdl.api import CloudManagerClient, is_fatal
 from bulkdl.config import Settings
 from bulkdl.errors import (
     BulkdlError,
-    ConfigError,
     DiskError,
     NetworkError,
     ResumeRejected,
@@ -42,19 +42,13 @@ from bulkdl.models import (
     Malformed,
     Outcome,
 )
+from bulkdl.outdir import OutDir, open_folder
 from bulkdl.pacing import GroupPacer, retrying
 from bulkdl.planner import DownloadTarget, NotDownloadable, Recorded, plan_group, plan_job
 from bulkdl.progress import Reporter
 from bulkdl.scheduler import GroupQueue
 from bulkdl.selection import JobFilter, choose_groups
-from bulkdl.sink import (
-    PartProgress,
-    Written,
-    already_complete,
-    make_private_dir,
-    receive,
-    remove_part,
-)
+from bulkdl.sink import ArchiveFile, Written, already_complete, discard, receive
 from bulkdl.summary import RunSummary, human_bytes
 
 T = TypeVar("T")
@@ -99,22 +93,12 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def prepare_out_dir(out_dir: Path) -> None:
-    """Create the output folder (0700) and prove we can write into it; ConfigError if not."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ConfigError(f"output path {out_dir} exists and is not a directory")
-    try:
-        make_private_dir(out_dir)
-    except OSError as exc:
-        raise ConfigError(
-            f"output directory {out_dir}: cannot create it ({exc.strerror})"
-        ) from None
-    probe = out_dir / ".bulkdl-write-test"
-    try:
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise ConfigError(f"output directory {out_dir} is not writable ({exc.strerror})") from None
+def prepare_out_dir(out_dir: Path) -> OutDir:
+    """Create the output folder (0700), lock it for this run (which proves it writable).
+
+    ConfigError (exit 2) when it cannot be, is a link, or another run holds it. Blocking.
+    """
+    return OutDir.open(out_dir)
 
 
 def free_bytes(path: Path) -> int:
@@ -142,6 +126,7 @@ class Run:
         self._listed_bytes = 0  # upper bound (uncompressed sizes) of what is still to download
         self._free_bytes: int | None = None
         self._space_warned = False
+        self._out: OutDir | None = None  # OUT, locked (None in a dry run)
 
     async def execute(self, *, handle_signals: bool = False) -> RunResult:
         """Run to the end; raises the error that stopped the run from starting (exit 2).
@@ -151,9 +136,26 @@ class Run:
         """
         s = self.settings
         if not self.options.dry_run:
-            await anyio.to_thread.run_sync(prepare_out_dir, s.out_dir)
-        # A dry run reads it too (when there is one): it counts what would really download.
-        self._previous = await read_previous(s.out_dir)
+            self._out = await anyio.to_thread.run_sync(prepare_out_dir, s.out_dir)
+        try:
+            return await self._execute(handle_signals)
+        finally:
+            if self._out is not None:
+                self._out.close()  # releases the lock: after the manifest's last line
+
+    async def _execute(self, handle_signals: bool) -> RunResult:
+        s = self.settings
+        if self._out is not None:
+            for warning in self._out.warnings:
+                self.reporter.warn(warning)
+            self._previous = await read_previous(s.out_dir, self._out.fd)
+        elif (peek := await anyio.to_thread.run_sync(_peek_folder, s.out_dir)) is not None:
+            # A dry run reads OUT's manifest too (without locking): it counts what would
+            # really download.
+            try:
+                self._previous = await read_previous(s.out_dir, peek)
+            finally:
+                os.close(peek)
         self._free_bytes = await anyio.to_thread.run_sync(free_bytes, _existing_parent(s.out_dir))
         started = time.monotonic()
         client = CloudManagerClient(
@@ -163,7 +165,7 @@ class Run:
         )
         try:
             async with (
-                ManifestWriter(s.out_dir, enabled=not self.options.dry_run) as manifest,
+                ManifestWriter(self._out, on_repair=self.reporter.warn) as manifest,
                 client,
                 anyio.create_task_group() as outer,
             ):
@@ -226,8 +228,9 @@ class Run:
     async def _record(self, manifest: ManifestWriter, result: JobResult) -> None:
         try:
             await manifest.write(result)
-        except DiskError as exc:  # without a manifest the run cannot report honestly: stop
-            self._abort(exc)
+        except DiskError as exc:  # the line is not there (cut back): this job did not succeed
+            was = f"{result.outcome.value}, but " if result.outcome is not Outcome.FAILED else ""
+            result = replace(result, outcome=Outcome.FAILED, error=f"{was}{exc}")
         self.summary.add(result)
         self.reporter.finished(result)
 
@@ -489,11 +492,13 @@ class Run:
             previous_sha256=stale.sha256 if stale is not None else None,
             collection_range=job.collection_range,
         )
+        assert self._out is not None  # downloads happen only in a run that locked OUT
+        name = target.final_path.name
         prev = target.previous
         if (
             prev is not None
             and target.may_skip
-            and await already_complete(target.final_path, prev.bytes, prev.sha256)
+            and await already_complete(self._out, job.group_id, name, prev.bytes, prev.sha256)
         ):
             return replace(
                 base,
@@ -505,7 +510,7 @@ class Run:
         # Asked before the first byte: once the archive is renamed into place nothing may
         # stand between it and its manifest line (a Ctrl-C there would lose the line).
         failed_parts = await self._failed_parts(client, job)
-        part = PartProgress()
+        file = ArchiveFile(self._out, job.group_id, name)
         reported = 0  # bytes shown in progress for this job
 
         def on_bytes(n: int) -> None:
@@ -516,28 +521,25 @@ class Run:
         async def attempt(n: int) -> Written:
             nonlocal reported
             # Rewind the progress display to what the .part really holds.
-            self.reporter.progress(target, part.written - reported)
-            reported = part.written
+            self.reporter.progress(target, file.written - reported)
+            reported = file.written
             try:
                 async with client.open_download(
-                    job, resume_from=part.written, validator=part.validator
+                    job, resume_from=file.written, validator=file.validator
                 ) as body:
                     if n == 1:
                         self.reporter.started(target, body.total_length)
-                    part.validator = body.validator
+                    file.validator = body.validator
                     return await receive(
                         body.chunks,
-                        final_path=target.final_path,
-                        part_path=target.part_path,
+                        file=file,
                         start=body.start,
                         total_length=body.total_length,
-                        progress=part,
                         on_bytes=on_bytes,
                         verify=self.settings.verify,
                     )
             except ResumeRejected:
-                part.reset()
-                await remove_part(target.part_path)
+                await discard(file)
                 raise
 
         try:
@@ -549,11 +551,12 @@ class Run:
                 on_retry=lambda exc, n, delay: self.reporter.retrying(str(exc), n, delay),
             )
         except BulkdlError as exc:
-            await remove_part(target.part_path)
             if is_fatal(exc):
                 self._abort(exc)
             self.reporter.progress(target, -reported)
             return replace(base, attempts=exc.attempts, error=str(exc), finished_at=_now())
+        finally:
+            await discard(file)  # whatever is left of a .part (nothing after a rename)
         done = replace(
             base,
             outcome=Outcome.DOWNLOADED if stale is None else Outcome.REPLACED,
@@ -565,9 +568,8 @@ class Run:
         )
         if not self.options.extract:
             return done
-        dest = target.final_path.with_name(job.id)
         try:
-            await anyio.to_thread.run_sync(extract_archive, target.final_path, dest)
+            dest = await anyio.to_thread.run_sync(extract_archive, self._out, job.group_id, job.id)
         except TransferError as exc:
             return replace(done, outcome=Outcome.FAILED, error=str(exc))
         return replace(done, extracted_path=str(dest))
@@ -601,6 +603,11 @@ def _not_downloadable(item: NotDownloadable) -> JobResult:
         started_at=now,
         finished_at=now,
     )
+
+
+def _peek_folder(path: Path) -> int | None:
+    """OUT as an fd for a dry run to read its manifest; None when there is no OUT yet."""
+    return open_folder(path) if path.is_dir() else None
 
 
 def _existing_parent(path: Path) -> Path:
