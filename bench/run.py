@@ -720,7 +720,8 @@ def sha256_file(path: Path) -> str:
 def verify_download(fixture: Fixture, out: Path) -> str | None:
     """None when every archive is on disk byte-exact and nothing else is; else what is wrong."""
     expected = {out / a.group / f"{a.job}.tar.gz": a for a in fixture.archives}
-    found = {p for p in out.rglob("*") if p.is_file() and p.name != "manifest.jsonl"}
+    bookkeeping = {"manifest.jsonl", ".bulkdl.lock"}
+    found = {p for p in out.rglob("*") if p.is_file() and p.name not in bookkeeping}
     extra = sorted(found - set(expected))
     if extra:
         return f"{len(extra)} unexpected file(s), e.g. {extra[0]}"

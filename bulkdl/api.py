@@ -51,6 +51,9 @@ from bulkdl.errors import (
 )
 from bulkdl.minrate import RateFloor
 from bulkdl.models import (
+    RANGE_FIELDS,
+    CollectionRange,
+    DateForm,
     GroupId,
     GroupInfo,
     Job,
@@ -181,6 +184,17 @@ def _seconds(value: str | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         return None  # an HTTP date: rare for APIs; we back off on our own instead
+
+
+def is_range_format_error(exc: ApiError) -> bool:
+    """A 400 saying the server cannot read logCollectionFromDate/ToDate in the form we sent
+    (pure): a wrongly typed attribute that names one of them, or JSON it could not map."""
+    if exc.status != 400:
+        return False
+    if exc.error_code == "INVALID_JSON":
+        return True
+    named = any(field in exc.message for field in RANGE_FIELDS)
+    return exc.error_code == "INVALID_JSON_ATTRIBUTE" and named
 
 
 def next_link(doc: dict[str, Any]) -> str | None:
@@ -333,6 +347,10 @@ class CloudManagerClient:
         self._primed = False
         self.reached = False  # True once any HTTP answer came back: the server exists
         self.requests_sent = 0
+        # How collection windows are sent: the docs' form until the server refuses it once.
+        self.date_form = DateForm.ISO
+        self._date_form_known = False
+        self._date_form_lock = anyio.Lock()
 
     async def __aenter__(self) -> Self:
         s = self._settings
@@ -357,10 +375,14 @@ class CloudManagerClient:
             with anyio.CancelScope(shield=True):
                 await self._session.close()
 
-    async def list_jobs(self, group: GroupId) -> tuple[list[Job], list[Malformed]]:
-        """Every job of the group, following `next` links until the last page; and the
-        entries skipped for a malformed id."""
+    async def list_jobs(
+        self, group: GroupId, *, verbose: bool = False
+    ) -> tuple[list[Job], list[Malformed]]:
+        """Every job of the group, following `next` links until the last page, and the entries
+        skipped for a malformed id; with `verbose`, each job's childJobs (one per host part)."""
         url = f"{self._settings.api_url}/groups/{group}/logCollectionJobs"
+        if verbose:
+            url += "?verbose=true"  # kept on every page: the API echoes it in `next` links
         items = await self._paged(url, group=group, what="job listing")
         return parse_jobs(group, items)
 
@@ -377,9 +399,12 @@ class CloudManagerClient:
         items = await self._paged(url, group=None, what="group listing")
         return parse_groups(items)
 
-    async def get_job(self, group: GroupId, job: JobId) -> Job:
-        """One job, fresh: used to poll a job until it leaves IN_PROGRESS."""
+    async def get_job(self, group: GroupId, job: JobId, *, verbose: bool = False) -> Job:
+        """One job, fresh: used to poll a job until it leaves IN_PROGRESS; with `verbose`,
+        its childJobs."""
         url = f"{self._settings.api_url}/groups/{group}/logCollectionJobs/{job}"
+        if verbose:
+            url += "?verbose=true"
         doc = await self._call_json("GET", url, group=group, job=job, what="job")
         return Job.from_api(group, doc)
 
@@ -391,6 +416,40 @@ class CloudManagerClient:
         if not isinstance(raw, str) or not is_object_id(raw):
             raise ProtocolError(f"group {group}: the API created a job with a malformed id {raw!r}")
         return JobId(raw)
+
+    async def create_job_in_range(
+        self, group: GroupId, request: dict[str, Any], window: CollectionRange
+    ) -> JobId:
+        """POST a request limited to `window`, its dates in `date_form`.
+
+        The docs say ISO 8601; Go and mongocli send epoch milliseconds. Until one POST has
+        settled which form this server reads, POSTs go one at a time: a 400 about the dates'
+        format makes us resend once in the other form, kept for the rest of the run.
+        """
+
+        def body() -> dict[str, Any]:
+            return {**request, **window.to_api(self.date_form)}
+
+        if self._date_form_known:
+            return await self.create_job(group, body())
+        async with self._date_form_lock:
+            if self._date_form_known:  # settled by another group's POST while we waited
+                return await self.create_job(group, body())
+            try:
+                created = await self.create_job(group, body())
+            except ApiError as exc:
+                if not is_range_format_error(exc):
+                    raise
+                self.date_form = self.date_form.other()
+                self._date_form_known = True  # both tried: never flip back and forth
+                return await self.create_job(group, body())
+            self._date_form_known = True
+            return created
+
+    async def delete_job(self, group: GroupId, job: JobId) -> None:
+        """DELETE a job in any state (200, no body)."""
+        url = f"{self._settings.api_url}/groups/{group}/logCollectionJobs/{job}"
+        await self._call_json("DELETE", url, group=group, job=job, what="job", empty=True)
 
     async def extend_job(self, group: GroupId, job: JobId, expiration: str) -> None:
         """PATCH the job's expirationDate (ISO-8601, UTC)."""
@@ -626,7 +685,7 @@ class CloudManagerClient:
                 if (rate := floor.too_slow(received, time.monotonic())) is not None:
                     raise TooSlow(
                         f"group {group} job {job}: the body came at {rate:.0f} B/s, below "
-                        f"min_rate_bytes_s = {s.min_rate_bytes_s} over {s.min_rate_window_s:g} s",
+                        f"min_rate_bytes_s = {s.min_rate_bytes_s:g} over {s.min_rate_window_s:g} s",
                         group_id=group,
                         job_id=job,
                     )

@@ -1,7 +1,7 @@
 """The command line: options -> Settings -> a run -> summary and exit status. No logic of its own.
 
 `download`, `verify`, `demo` and `emulate` live here; the fleet commands (`groups`, `list`,
-`collect`, `extend`, `retry`) in cli_fleet, registered on the same app.
+`collect`, `extend`, `retry`, `delete`) in cli_fleet, registered on the same app.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from bulkdl.cli_common import (
     JsonOpt,
     OrgOpt,
     OutOpt,
+    ProfileOpt,
     ProxyOpt,
     QuietOpt,
     ResourceNameOpt,
@@ -39,6 +40,7 @@ from bulkdl.cli_common import (
     VerifyOpt,
     WaitOpt,
     app,
+    bounded,
     err_console,
     fail_to_start,
     finish,
@@ -49,16 +51,20 @@ from bulkdl.cli_common import (
     run_and_exit,
     say,
 )
-from bulkdl.cli_fleet import collect, extend, groups, list_jobs, retry
+from bulkdl.cli_config import config_app
+from bulkdl.cli_fleet import collect, delete, extend, groups, list_jobs, retry
 from bulkdl.config import Overrides, Secret, Settings
 from bulkdl.errors import BulkdlError, ExitStatus
 from bulkdl.models import group_id
 from bulkdl.runner import Run, RunOptions, RunResult
 
+app.add_typer(config_app, name="config")
+
 
 @app.command()
 def download(
     config: ConfigOpt = None,
+    profile: ProfileOpt = None,
     out: OutOpt = None,
     concurrency: ConcurrencyOpt = None,
     group: GroupOpt = None,
@@ -94,6 +100,7 @@ def download(
         all_groups=all_groups,
         org=org,
         group_name=group_name,
+        profile=profile,
         proxy=proxy,
     )
     settings = load(config, overrides, debug)
@@ -150,15 +157,33 @@ def verify_command(
 
 @app.command()
 def emulate(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 8089,
-    groups: Annotated[int, typer.Option(help="Number of groups in the fleet.")] = 3,
-    jobs: Annotated[int, typer.Option(help="Jobs per group (statuses cycle).")] = 6,
-    archive_kib: Annotated[int, typer.Option(help="Approximate size of each archive.")] = 256,
+    port: Annotated[
+        int,
+        typer.Option(help="Port on 127.0.0.1 (0 picks a free one).", callback=bounded("--port")),
+    ] = 8089,
+    groups: Annotated[
+        int, typer.Option(help="Number of groups in the fleet.", callback=bounded("--groups"))
+    ] = 3,
+    jobs: Annotated[
+        int, typer.Option(help="Jobs per group (statuses cycle).", callback=bounded("--jobs"))
+    ] = 6,
+    archive_kib: Annotated[
+        int,
+        typer.Option(help="Approximate size of each archive.", callback=bounded("--archive-kib")),
+    ] = 256,
     collect_seconds: Annotated[
-        float, typer.Option(help="How long a job created by `bulkdl collect` takes to finish.")
+        float,
+        typer.Option(
+            help="How long a job created by `bulkdl collect` takes to finish.",
+            callback=bounded("--collect-seconds"),
+        ),
     ] = 2.0,
     rate_limit: Annotated[
-        int | None, typer.Option(help="Enforce this many requests per minute per group (429).")
+        int | None,
+        typer.Option(
+            help="Enforce this many requests per minute per group (429).",
+            callback=bounded("--rate-limit"),
+        ),
     ] = None,
     flaky: Annotated[
         str | None,
@@ -255,4 +280,4 @@ def demo(
 
 
 # The fleet commands register themselves on the same app when imported.
-__all__ = ["app", "collect", "extend", "groups", "list_jobs", "retry"]
+__all__ = ["app", "collect", "delete", "extend", "groups", "list_jobs", "retry"]

@@ -24,6 +24,7 @@ from bulkdl.models import job_id
 from bulkdl.progress import PlainReporter, Reporter, RichReporter
 from bulkdl.runner import Run, RunOptions, RunResult
 from bulkdl.selection import JobFilter, parse_since, parse_statuses
+from bulkdl.settings_spec import flag_spec
 from bulkdl.summary import RunSummary, human_bytes
 
 app = typer.Typer(
@@ -35,13 +36,49 @@ app = typer.Typer(
 
 T = TypeVar("T")
 
+
+def bounded(flag: str) -> Callable[[float | None], float | None]:
+    """A typer callback refusing NaN, infinities and values outside the flag's declared bounds.
+
+    It runs while the command line is parsed, so nothing has been sent yet; the error is one
+    line naming the flag and the value (click's range checks let NaN through).
+    """
+
+    def check(value: float | None) -> float | None:
+        if value is not None:
+            why = flag_spec(flag).check_number(value)
+            if why:
+                fail_to_start(ConfigError(f"{flag} {why}, got {value}"), False)
+        return value
+
+    return check
+
+
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option("--config", help="TOML config file (default: ./bulkdl.toml when present)."),
+    typer.Option(
+        "--config",
+        metavar="FILE",
+        help="TOML config file (default: ./bulkdl.toml when present); "
+        "`bulkdl config example` prints one.",
+    ),
+]
+ProfileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        metavar="NAME",
+        help="Use this profile of mongocli's or atlas's config file (~/.config/mongocli/"
+        "config.toml, ~/.config/atlascli/config.toml, or $BULKDL_PROFILE_FILE). "
+        "Env: BULKDL_PROFILE.",
+    ),
 ]
 OutOpt = Annotated[Path | None, typer.Option("--out", help="Output directory.")]
 ConcurrencyOpt = Annotated[
-    int | None, typer.Option("--concurrency", help="Archives streaming at once.")
+    int | None,
+    typer.Option(
+        "--concurrency", help="Archives streaming at once.", callback=bounded("--concurrency")
+    ),
 ]
 GroupOpt = Annotated[
     list[str] | None,
@@ -56,7 +93,11 @@ VerifyOpt = Annotated[
 ]
 StallOpt = Annotated[
     float | None,
-    typer.Option("--stall-timeout", help="Abort a response that sends nothing for this long (s)."),
+    typer.Option(
+        "--stall-timeout",
+        help="Abort a response that sends nothing for this long (s).",
+        callback=bounded("--stall-timeout"),
+    ),
 ]
 ProxyOpt = Annotated[
     str | None,
@@ -92,7 +133,12 @@ WaitOpt = Annotated[
     bool, typer.Option("--wait", help="Wait for IN_PROGRESS jobs, then download them.")
 ]
 TimeoutOpt = Annotated[
-    float, typer.Option("--timeout", help="With --wait: give up on a job after this many s.")
+    float,
+    typer.Option(
+        "--timeout",
+        help="With --wait: give up on a job after this many s.",
+        callback=bounded("--timeout"),
+    ),
 ]
 ExtractOpt = Annotated[
     bool,

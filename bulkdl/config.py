@@ -1,103 +1,46 @@
-"""Settings: the TOML file, then environment variables, then flags, validated into frozen values.
+"""Settings from layered sources, each value checked against its declaration (settings_spec).
 
-Precedence is flags > environment (`BULKDL_*`) > config file > defaults. The private key is
-never read from the TOML in plain text: it comes from `BULKDL_PRIVATE_KEY` or from the file named
-by `private_key_file`, and it is wrapped in `Secret` so that no repr, log or traceback shows it.
-Every problem is a ConfigError naming the file, key or flag: the run exits 2 before any request.
+Precedence, highest first: flags > BULKDL_* variables > MCLI_* / MONGODB_ATLAS_* variables >
+the `--profile NAME` of mongocli's or atlas's config file > bulkdl's TOML file > defaults.
+Every value keeps where it came from, so each problem is one ConfigError naming that flag,
+variable or file and the bad value: the run exits 2 before any request. The private key is
+never read from bulkdl's TOML: it comes from a variable, a profile or `private_key_file`.
 """
 
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
+import re
 import stat
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, get_type_hints
 from urllib.parse import urlsplit
 
+from bulkdl import ecosystem
 from bulkdl.errors import ConfigError
 from bulkdl.models import GroupId, group_id, is_object_id
-from bulkdl.pacing import RequestBudget
-from bulkdl.retry import RetryPolicy
+from bulkdl.settings_spec import API_PREFIX, Declared, Given, Secret, Settings, declared
+
+__all__ = ["API_PREFIX", "Overrides", "Secret", "Settings", "env_snapshot", "load_settings"]
 
 DEFAULT_CONFIG: Final = Path("bulkdl.toml")
 ENV_PUBLIC_KEY: Final = "BULKDL_PUBLIC_KEY"
 ENV_PRIVATE_KEY: Final = "BULKDL_PRIVATE_KEY"
-API_PREFIX: Final = "/api/public/v1.0"
-
-
-@dataclass(frozen=True, slots=True)
-class Secret:
-    """A value that must never be printed: repr and str show stars."""
-
-    _value: str = field(repr=False)
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Settings:
-    """Everything a download run needs, validated."""
-
-    base_url: str  # scheme://host[:port][/prefix], no trailing slash, no /api/public/v1.0
-    public_key: str
-    private_key: Secret
-    groups: tuple[GroupId, ...]
-    out_dir: Path
-    concurrency: int = 8  # archives streaming at once, across all groups
-    per_group_concurrency: int = 4  # archives streaming at once from one group
-    list_concurrency: int = 8  # groups being listed at once
-    connect_timeout_s: float = 15.0
-    stall_timeout_s: float = 60.0  # a body that sends nothing for this long is aborted
-    ca_file: Path | None = None
-    insecure: bool = False
-    retries: int = 5  # extra attempts per job or listing after the first
-    retry_deadline_s: float = 300.0  # no new attempt of a job starts after this long
-    retry_backoff_s: float = 0.5  # first backoff; doubles per attempt, capped at 30 s, jittered
-    verify: bool = False  # read each archive through gzip+tar before the rename
-    all_groups: bool = False  # every group the key can see (GET /groups)
-    org: str | None = None  # narrow discovery to one organization
-    group_name: str | None = None  # narrow discovery to names matching this glob
-    requests_per_minute: int = 80  # API calls per group per minute (Cloud Manager allows ~100)
-    rate_window_s: float = 60.0  # the window requests_per_minute applies to (Cloud Manager: 60)
-    poll_interval_s: float = 5.0  # first wait between polls of an IN_PROGRESS job
-    # http(s)://[user:pass@]host:port, else HTTPS_PROXY etc.; repr=False: it may hold a password
-    proxy: str | None = field(default=None, repr=False)
-    min_rate_bytes_s: int = 1024  # a body slower than this over a whole window is retried
-    min_rate_window_s: float = 60.0
-
-    def request_budget(self) -> RequestBudget:
-        return RequestBudget(self.requests_per_minute, window_s=self.rate_window_s)
-
-    @property
-    def discover(self) -> bool:
-        """Groups come from the API (all, one org's, or matching a name)."""
-        return self.all_groups or self.org is not None or self.group_name is not None
-
-    def retry_policy(self) -> RetryPolicy:
-        return RetryPolicy(
-            retries=self.retries,
-            deadline_s=self.retry_deadline_s,
-            initial_backoff_s=self.retry_backoff_s,
-        )
-
-    @property
-    def api_url(self) -> str:
-        return self.base_url + API_PREFIX
+_HOST: Final = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
+_SELECTION: Final = ("groups", "all_groups", "org", "group_name")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Overrides:
-    """What the command line said; None means "not given"."""
+    """What the command line said; None, False or () means "not given".
+
+    One field per setting that has a flag (a test checks it), plus the profile name.
+    """
 
     out_dir: Path | None = None
     concurrency: int | None = None
@@ -110,39 +53,105 @@ class Overrides:
     org: str | None = None
     group_name: str | None = None
     proxy: str | None = None
+    profile: str | None = None
 
 
-# key -> (expected python types, description used in type errors)
-_KEYS: Final[dict[str, tuple[tuple[type, ...], str]]] = {
-    "base_url": ((str,), "a string"),
-    "public_key": ((str,), "a string"),
-    "private_key_file": ((str,), "a path string"),
-    "groups": ((list,), "a list of group ids"),
-    "out_dir": ((str,), "a path string"),
-    "concurrency": ((int,), "an integer"),
-    "per_group_concurrency": ((int,), "an integer"),
-    "list_concurrency": ((int,), "an integer"),
-    "connect_timeout_s": ((int, float), "a number of seconds"),
-    "stall_timeout_s": ((int, float), "a number of seconds"),
-    "ca_file": ((str,), "a path string"),
-    "retries": ((int,), "an integer"),
-    "retry_deadline_s": ((int, float), "a number of seconds"),
-    "retry_backoff_s": ((int, float), "a number of seconds"),
-    "verify": ((bool,), "true or false"),
-    "all_groups": ((bool,), "true or false"),
-    "org": ((str,), "an organization id"),
-    "group_name": ((str,), "a glob such as 'prod-*'"),
-    "requests_per_minute": ((int,), "an integer"),
-    "poll_interval_s": ((int, float), "a number of seconds"),
-    "rate_window_s": ((int, float), "a number of seconds"),
-    "proxy": ((str,), "a proxy URL such as 'http://proxy.example:3128'"),
-    "min_rate_bytes_s": ((int,), "an integer (bytes per second; 0 turns the check off)"),
-    "min_rate_window_s": ((int, float), "a number of seconds"),
-}
+def load_settings(
+    config_path: Path | None,
+    env: Mapping[str, str],
+    overrides: Overrides,
+    *,
+    need_out_dir: bool = True,
+) -> Settings:
+    """Merge the layers, check every value, and build Settings (or raise ConfigError)."""
+    if config_path is None and DEFAULT_CONFIG.is_file():
+        config_path = DEFAULT_CONFIG
+    toml = _toml_layer(config_path) if config_path is not None else {}
+    profile = overrides.profile or env.get(ecosystem.ENV_PROFILE, "").strip() or None
+    where_profile = "--profile" if overrides.profile else ecosystem.ENV_PROFILE
+    eco = {
+        **(ecosystem.profile_layer(profile, env, where_profile) if profile else {}),
+        **ecosystem.env_layer(env),
+    }
+    fallback = {k: eco.pop(k) for k in ecosystem.FALLBACKS if k in eco}
+    merged = {**toml, **eco, **_env_layer(env), **_flag_layer(overrides)}
+    if not any(merged[k].value for k in _SELECTION if k in merged):
+        # mongocli's default project, else its default org
+        chosen = "groups" if "groups" in fallback else "org"
+        if chosen in fallback:
+            merged[chosen] = fallback[chosen]
+    if "base_url" not in merged and ecosystem.SERVICE_URL in fallback:
+        merged["base_url"] = fallback[ecosystem.SERVICE_URL]
+
+    values: dict[str, Any] = {}
+    types = get_type_hints(Settings)
+    for d in declared():
+        given = merged.get(d.name)
+        if given is not None:
+            values[d.name] = _convert(d, types[d.name], given)
+    if "private_key" not in values and "private_key_file" in values:
+        values["private_key"] = _read_private_key(values["private_key_file"], merged)
+    _require(values, need_out_dir)
+    return Settings(**values)
+
+
+def _require(values: dict[str, Any], need_out_dir: bool) -> None:
+    """Name what is missing, and where it could come from."""
+    if "base_url" not in values:
+        raise ConfigError(
+            "no base_url",
+            hint="set base_url (https://cloud.mongodb.com or your Ops Manager URL), --base-url, "
+            "BULKDL_BASE_URL or MCLI_OPS_MANAGER_URL",
+        )
+    if "public_key" not in values:
+        raise ConfigError(
+            "no public API key",
+            hint=f"set {ENV_PUBLIC_KEY} (or MCLI_PUBLIC_API_KEY, or --profile NAME) "
+            "or public_key in the config file",
+        )
+    if "private_key" not in values:
+        raise ConfigError(
+            "no private API key",
+            hint=f"set {ENV_PRIVATE_KEY} (or MCLI_PRIVATE_API_KEY, or --profile NAME) "
+            "or private_key_file in the config file",
+        )
+    if not values.get("groups") and not any(values.get(k) for k in _SELECTION[1:]):
+        raise ConfigError(
+            "no groups to work on",
+            hint="pass --group ID or --all-groups, or set groups = [...] or all_groups = true",
+        )
+    if "out_dir" not in values:
+        if need_out_dir:
+            raise ConfigError("no output directory", hint="pass --out DIR or set out_dir")
+        values["out_dir"] = Path.cwd()  # commands that write nothing have no use for it
+
+
+def _toml_layer(path: Path) -> dict[str, Given]:
+    doc = read_config_file(path)
+    return {k: Given(v, f"config file {path}", path.parent) for k, v in doc.items()}
+
+
+def _env_layer(env: Mapping[str, str]) -> dict[str, Given]:
+    """BULKDL_* variables; an empty (or blank) variable counts as unset."""
+    return {
+        d.name: Given(env[d.spec.env], d.spec.env, Path.cwd())
+        for d in declared()
+        if d.spec.env and env.get(d.spec.env, "").strip()
+    }
+
+
+def _flag_layer(overrides: Overrides) -> dict[str, Given]:
+    layer: dict[str, Given] = {}
+    for d in declared():
+        if d.spec.flag:
+            value = getattr(overrides, d.name)
+            if value not in (None, False, ()):
+                layer[d.name] = Given(value, d.spec.flag, Path.cwd())
+    return layer
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
-    """Parse the TOML file; errors name the file (and line, as tomllib reports it)."""
+    """Parse bulkdl's TOML file; refuse unknown keys (with a "did you mean") and profile files."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -155,145 +164,137 @@ def read_config_file(path: Path) -> dict[str, Any]:
         doc = tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {path}: invalid TOML: {exc}") from None
+    profiles = ecosystem.is_profile_file(doc)
+    if profiles:
+        raise ConfigError(
+            f"config file {path} is a mongocli/atlas profile file "
+            f"(profiles: {', '.join(profiles)}), not a bulkdl config",
+            hint=f"use --profile {profiles[0]} (and {ecosystem.ENV_PROFILE_FILE}={path} "
+            "if it is not at its usual place); `bulkdl config example` prints a bulkdl config",
+        )
     _check_keys(path, doc)
     return doc
 
 
 def _check_keys(path: Path, doc: dict[str, Any]) -> None:
-    for key, value in doc.items():
+    keys = {d.name: d for d in declared()}
+    for key in doc:
+        d = keys.get(key)
         if key == "private_key":
             raise ConfigError(
                 f"config file {path}: private_key must not be stored in the config file",
                 hint=f"set {ENV_PRIVATE_KEY} or point private_key_file at a file only you can read",
             )
-        if key not in _KEYS:
-            near = difflib.get_close_matches(key, _KEYS, n=1)
+        if d is not None and not d.spec.toml:
+            raise ConfigError(
+                f"config file {path}: {key} cannot be set in the config file",
+                hint=f"use {d.spec.flag or d.spec.env}",
+            )
+        if d is None:
+            near = difflib.get_close_matches(key, [k for k, v in keys.items() if v.spec.toml], 1)
             raise ConfigError(
                 f"config file {path}: unknown key {key!r}",
-                hint=f"did you mean {near[0]!r}?" if near else "see config.example.toml",
+                hint=f"did you mean {near[0]!r}?" if near else "see `bulkdl config example`",
             )
-        types, what = _KEYS[key]
-        if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
-            raise ConfigError(f"config file {path}: {key} must be {what}, got {value!r}")
 
 
-def load_settings(
-    config_path: Path | None,
-    env: Mapping[str, str],
-    overrides: Overrides,
-    *,
-    need_out_dir: bool = True,
-) -> Settings:
-    """Combine file, environment and flags into Settings, or raise ConfigError."""
-    if config_path is None and DEFAULT_CONFIG.is_file():
-        config_path = DEFAULT_CONFIG
-    doc = read_config_file(config_path) if config_path is not None else {}
-    where = f"config file {config_path}" if config_path is not None else "settings"
-    base_dir = config_path.parent if config_path is not None else Path.cwd()
+def _convert(d: Declared, kind: object, given: Given) -> Any:
+    """One value, parsed by its declared type and checked against its bounds."""
+    converter = _CONVERTERS.get(d.name) or _BY_TYPE[kind]
+    return converter(d, given)
 
-    base_url = normalise_base_url(overrides.base_url or doc.get("base_url"), where)
-    public_key = env.get(ENV_PUBLIC_KEY) or doc.get("public_key")
-    if not public_key:
-        raise ConfigError(
-            "no public API key", hint=f"set {ENV_PUBLIC_KEY} or public_key in the config file"
-        )
-    private_key = _private_key(env, doc.get("private_key_file"), base_dir, where)
 
-    raw_groups: list[Any] = list(overrides.groups) or list(doc.get("groups", []))
-    all_groups = overrides.all_groups or bool(doc.get("all_groups", False))
-    org = overrides.org or doc.get("org")
-    if org is not None and not is_object_id(org):
-        raise ConfigError(f"{'--org' if overrides.org else where}: org id {org!r} is not 24 hex")
-    group_name = overrides.group_name or doc.get("group_name")
-    if not raw_groups and not (all_groups or org or group_name):
-        raise ConfigError(
-            "no groups to work on",
-            hint="pass --group ID or --all-groups, or set groups = [...] or all_groups = true",
-        )
-    groups: list[GroupId] = []
-    for raw in raw_groups:
+def _fail(d: Declared, given: Given, why: str) -> ConfigError:
+    return ConfigError(f"{given.where}: {d.name} {why}, got {given.value!r}")
+
+
+def _number(d: Declared, given: Given, kind: type[int] | type[float]) -> int | float:
+    value = given.value
+    if isinstance(value, str):  # from a variable
         try:
-            gid = group_id(raw if isinstance(raw, str) else repr(raw))
+            value = kind(value.strip())
+        except ValueError:
+            raise _fail(
+                d, given, f"must be {'an integer' if kind is int else 'a number'}"
+            ) from None
+    allowed = (int,) if kind is int else (int, float)
+    if isinstance(value, bool) or not isinstance(value, allowed):
+        raise _fail(d, given, f"must be {'an integer' if kind is int else 'a number of seconds'}")
+    why = d.spec.check_number(value)
+    if why:
+        raise _fail(d, given, why)
+    return kind(value)
+
+
+def _boolean(d: Declared, given: Given) -> bool:
+    if isinstance(given.value, bool):
+        return given.value
+    raise _fail(d, given, "must be true or false")
+
+
+def _string(d: Declared, given: Given) -> str:
+    if not isinstance(given.value, str) or not given.value.strip():
+        raise _fail(d, given, "must be a non-empty string")
+    return given.value.strip()
+
+
+def _path(d: Declared, given: Given) -> Path:
+    """A path: `~` expanded, relative to the file (or folder) it was given in."""
+    if isinstance(given.value, Path):  # from a flag: as typed, relative to the cwd
+        return given.value
+    return given.base_dir / Path(_string(d, given)).expanduser()
+
+
+def _groups(d: Declared, given: Given) -> tuple[GroupId, ...]:
+    raw = given.value
+    if not isinstance(raw, list | tuple):
+        raise _fail(d, given, "must be a list of group ids")
+    groups: list[GroupId] = []
+    for item in raw:
+        try:
+            gid = group_id(item if isinstance(item, str) else repr(item))
         except ValueError as exc:
-            source = "--group" if overrides.groups else where
-            raise ConfigError(f"{source}: {exc}") from None
+            raise ConfigError(f"{given.where}: {exc}") from None
         if gid not in groups:
             groups.append(gid)
-
-    out = overrides.out_dir or (_resolve(base_dir, doc["out_dir"]) if "out_dir" in doc else None)
-    if out is None and need_out_dir:
-        raise ConfigError("no output directory", hint="pass --out DIR or set out_dir")
-
-    ca_file = _resolve(base_dir, doc["ca_file"]) if "ca_file" in doc else None
-    settings = Settings(
-        base_url=base_url,
-        public_key=str(public_key),
-        private_key=private_key,
-        groups=tuple(groups),
-        out_dir=out or Path.cwd(),  # commands that write nothing have no use for it
-        concurrency=(
-            overrides.concurrency
-            if overrides.concurrency is not None
-            else doc.get("concurrency", 8)
-        ),
-        per_group_concurrency=doc.get("per_group_concurrency", 4),
-        list_concurrency=doc.get("list_concurrency", 8),
-        connect_timeout_s=float(doc.get("connect_timeout_s", 15.0)),
-        stall_timeout_s=float(
-            overrides.stall_timeout_s
-            if overrides.stall_timeout_s is not None
-            else doc.get("stall_timeout_s", 60.0)
-        ),
-        ca_file=ca_file,
-        insecure=overrides.insecure,
-        retries=doc.get("retries", 5),
-        retry_deadline_s=float(doc.get("retry_deadline_s", 300.0)),
-        retry_backoff_s=float(doc.get("retry_backoff_s", 0.5)),
-        verify=overrides.verify or doc.get("verify", False),
-        all_groups=all_groups,
-        org=org,
-        group_name=group_name,
-        requests_per_minute=doc.get("requests_per_minute", 80),
-        poll_interval_s=float(doc.get("poll_interval_s", 5.0)),
-        rate_window_s=float(doc.get("rate_window_s", 60.0)),
-        proxy=check_proxy(
-            overrides.proxy or doc.get("proxy"), "--proxy" if overrides.proxy else where
-        ),
-        min_rate_bytes_s=doc.get("min_rate_bytes_s", 1024),
-        min_rate_window_s=float(doc.get("min_rate_window_s", 60.0)),
-    )
-    check_limits(settings, flag_concurrency=overrides.concurrency is not None, where=where)
-    return settings
+    return tuple(groups)
 
 
-def check_limits(settings: Settings, *, flag_concurrency: bool, where: str) -> None:
-    """Every count and timeout must be positive; the message names the key or flag."""
-    for name in ("concurrency", "per_group_concurrency", "list_concurrency", "requests_per_minute"):
-        value = getattr(settings, name)
-        if value < 1:
-            source = "--concurrency" if name == "concurrency" and flag_concurrency else where
-            raise ConfigError(f"{source}: {name} must be at least 1, got {value}")
-    for name in (
-        "connect_timeout_s",
-        "stall_timeout_s",
-        "retry_deadline_s",
-        "retry_backoff_s",
-        "poll_interval_s",
-        "rate_window_s",
-        "min_rate_window_s",
-    ):
-        if getattr(settings, name) <= 0:
-            raise ConfigError(f"{where}: {name} must be positive")
-    if settings.retries < 0:
-        raise ConfigError(f"{where}: retries must be 0 or more, got {settings.retries}")
-    if settings.min_rate_bytes_s < 0:
-        raise ConfigError(f"{where}: min_rate_bytes_s must be 0 (off) or more")
+def _org(d: Declared, given: Given) -> str:
+    org = _string(d, given)
+    if not is_object_id(org):
+        raise ConfigError(f"{given.where}: org id {org!r} is not 24 hex")
+    return org
 
 
-def check_proxy(raw: str | None, where: str) -> str | None:
-    """A proxy URL (http or https, with a host); its credentials are never echoed back."""
-    if not raw:
-        return None
+def _public_key(d: Declared, given: Given) -> str:
+    key = _string(d, given)
+    if ":" in key or any(c.isspace() or not c.isprintable() for c in key):
+        raise ConfigError(
+            f"{given.where}: the public key must not contain ':', spaces or control characters",
+            hint="check for a stray newline or a key pair pasted as one value",
+        )
+    return key
+
+
+def _private_key(d: Declared, given: Given) -> Secret:
+    """Stripped like a key file's content; the value itself never goes into a message."""
+    if not isinstance(given.value, str) or not given.value.strip():
+        raise ConfigError(f"{given.where}: the private key is empty")
+    return Secret(given.value.strip())
+
+
+def _url(d: Declared, given: Given) -> str:
+    return normalise_base_url(given.value, given.where, name=d.name)
+
+
+def _proxy(d: Declared, given: Given) -> str:
+    return check_proxy(str(given.value), given.where)
+
+
+def check_proxy(raw: str, where: str) -> str:
+    """A proxy URL: http(s) with a host, credentials allowed (sent to the proxy only) but
+    never echoed back."""
     try:
         parts = urlsplit(raw.strip())
         ok = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
@@ -307,38 +308,8 @@ def check_proxy(raw: str | None, where: str) -> str | None:
     return raw.strip()
 
 
-def normalise_base_url(raw: object, where: str) -> str:
-    """Accept `https://host[:port][/prefix]` (with or without /api/public/v1.0)."""
-    if not raw:
-        raise ConfigError(
-            "no base_url",
-            hint="set base_url (https://cloud.mongodb.com or your Ops Manager URL) or --base-url",
-        )
-    url = str(raw).strip().rstrip("/")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{where}: base_url {url!r} is not an http(s) URL")
-    if parts.username or parts.password:
-        raise ConfigError(f"{where}: base_url must not carry credentials")
-    if url.endswith(API_PREFIX):
-        url = url[: -len(API_PREFIX)]
-    return url
-
-
-def _resolve(base_dir: Path, raw: object) -> Path:
-    """A path from the config file: `~` expanded, relative to the file's folder."""
-    return base_dir / Path(str(raw)).expanduser()
-
-
-def _private_key(env: Mapping[str, str], key_file: object, base_dir: Path, where: str) -> Secret:
-    if env.get(ENV_PRIVATE_KEY):
-        return Secret(env[ENV_PRIVATE_KEY])
-    if not key_file:
-        raise ConfigError(
-            "no private API key",
-            hint=f"set {ENV_PRIVATE_KEY} or private_key_file in the config file",
-        )
-    path = _resolve(base_dir, key_file)
+def _read_private_key(path: Path, merged: Mapping[str, Given]) -> Secret:
+    where = merged["private_key_file"].where
     try:
         st = path.stat()
     except OSError:
@@ -358,6 +329,83 @@ def _private_key(env: Mapping[str, str], key_file: object, base_dir: Path, where
     return Secret(value)
 
 
+def normalise_base_url(raw: object, where: str, *, name: str = "base_url") -> str:
+    """`http(s)://host[:port][/prefix]`, without /api/public/v1.0 or a trailing slash.
+
+    Refused: other schemes, credentials, a query or fragment, a bad port, a host that is
+    neither a name nor an IP address. mongocli wants a trailing slash: it is accepted.
+    """
+    url = str(raw).strip()
+    try:
+        parts = urlsplit_checked(url)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {name} {url!r} is not a valid URL: {exc}") from None
+    scheme, netloc, path = parts
+    prefix_free = path.rstrip("/")
+    if prefix_free.endswith(API_PREFIX):
+        prefix_free = prefix_free[: -len(API_PREFIX)]
+    return f"{scheme}://{netloc}{prefix_free.rstrip('/')}"
+
+
+def urlsplit_checked(url: str) -> tuple[str, str, str]:
+    """(scheme, host[:port], path) of an http(s) URL, or ValueError saying what is wrong."""
+    if any(c.isspace() or not c.isprintable() for c in url):
+        raise ValueError("it contains spaces or control characters")
+    parts = urlsplit(url)  # ValueError for an unclosed IPv6 bracket
+    if parts.scheme not in ("http", "https"):
+        raise ValueError("it is not an http(s) URL")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("it must not carry credentials")
+    if "?" in url or "#" in url:
+        raise ValueError("it must not have a query (?) or fragment (#)")
+    host = parts.hostname or ""
+    try:
+        port = parts.port  # ValueError when not a number or above 65535
+    except ValueError:
+        raise ValueError("the port must be a number from 1 to 65535") from None
+    if port == 0 or parts.netloc.endswith(":"):
+        raise ValueError("the port must be a number from 1 to 65535")
+    if not _valid_host(host, bracketed="[" in parts.netloc):
+        raise ValueError(f"{host!r} is not a host name or IP address")
+    return parts.scheme, parts.netloc.lower(), parts.path
+
+
+def _valid_host(host: str, *, bracketed: bool) -> bool:
+    if not host:
+        return False
+    if bracketed:
+        try:
+            return ipaddress.ip_address(host).version == 6
+        except ValueError:
+            return False
+    return _HOST.fullmatch(host) is not None
+
+
+_Converter = Callable[[Declared, Given], Any]
+_CONVERTERS: Final[dict[str, _Converter]] = {
+    "base_url": _url,
+    "proxy": _proxy,
+    "public_key": _public_key,
+    "org": _org,
+}
+_BY_TYPE: Final[dict[object, _Converter]] = {
+    int: lambda d, g: _number(d, g, int),
+    float: lambda d, g: _number(d, g, float),
+    bool: _boolean,
+    str: _string,
+    str | None: _string,
+    Path: _path,
+    Path | None: _path,
+    Secret: _private_key,
+    tuple[GroupId, ...]: _groups,
+}
+
+
 def env_snapshot() -> dict[str, str]:
     """The environment variables bulkdl reads, nothing else."""
-    return {k: v for k, v in os.environ.items() if k in (ENV_PUBLIC_KEY, ENV_PRIVATE_KEY)}
+    prefixes = ("BULKDL_", *ecosystem.ENV_PREFIXES)
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if k.startswith(prefixes) or k in ("HOME", "XDG_CONFIG_HOME")
+    }

@@ -1,4 +1,4 @@
-"""Fleet-wide API operations that download nothing: groups, list, extend, retry.
+"""Fleet-wide API operations that download nothing: groups, list, extend, retry, delete.
 
 Each opens one client, resolves the groups (configured, or discovered), and runs one call per
 group or job with bounded concurrency and the same retry policy and request budget as a
@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime
-from typing import TypeVar
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Final, TypeVar
 
 import anyio
 
 from bulkdl.api import CloudManagerClient, is_fatal
 from bulkdl.config import Settings
-from bulkdl.errors import BulkdlError, ConfigError, NetworkError
-from bulkdl.models import GroupId, GroupInfo, Job, JobStatus
+from bulkdl.errors import ApiError, BulkdlError, ConfigError, GroupAccessError, NetworkError
+from bulkdl.manifest import ManifestWriter
+from bulkdl.models import GroupId, GroupInfo, Job, JobResult, JobStatus, Outcome
 from bulkdl.pacing import GroupPacer, retrying
 from bulkdl.selection import (
     JobFilter,
@@ -90,16 +91,20 @@ class Fleet:
         )
         return choose_groups(self.settings, found), [m.error for m in malformed]
 
-    async def jobs(self, job_filter: JobFilter) -> tuple[list[Job], list[str]]:
-        """Every matching job of every group, and one line per group that could not be listed
-        (or listed entry skipped for a malformed id)."""
+    async def jobs(
+        self, job_filter: JobFilter, *, verbose: bool = False
+    ) -> tuple[list[Job], list[str]]:
+        """Every matching job of every group (with its host parts when `verbose`), and one line
+        per group that could not be listed (or listed entry skipped for a malformed id)."""
         groups, failures = await self.resolve_groups()
         found: dict[str, list[Job]] = {}
         fatal: list[BulkdlError] = []
 
         async def one(group: GroupId) -> None:
             try:
-                jobs, malformed = await self.call(group, lambda: self.client.list_jobs(group))
+                jobs, malformed = await self.call(
+                    group, lambda: self.client.list_jobs(group, verbose=verbose)
+                )
             except BulkdlError as exc:
                 if self.fatal(exc):
                     fatal.append(exc)
@@ -209,3 +214,43 @@ async def retry_jobs(
         await fleet.client.retry_job(job.group_id, job.id)
 
     return await fleet.act(jobs, decide, send, dry_run=dry_run), failures
+
+
+GONE: Final = "already gone"
+
+
+async def delete_jobs(
+    fleet: Fleet, jobs: list[Job], *, dry_run: bool, manifest: ManifestWriter | None = None
+) -> list[Action]:
+    """DELETE each job (any state); a 404 for the job means it is already gone: reported, not
+    an error. Each deletion gets its manifest line as soon as the API confirms it."""
+    gone: set[str] = set()
+
+    async def send(job: Job) -> None:
+        started = datetime.now(UTC)
+        try:
+            await fleet.client.delete_job(job.group_id, job.id)
+        except ApiError as exc:
+            if exc.status != 404 or isinstance(exc, GroupAccessError):
+                raise
+            gone.add(job.id)
+            return
+        if manifest is not None:
+            await manifest.write(deleted_result(job, started, datetime.now(UTC)))
+
+    actions = await fleet.act(jobs, lambda _job: "delete", send, dry_run=dry_run)
+    return [replace(a, what=GONE, done=False) if a.job_id in gone else a for a in actions]
+
+
+def deleted_result(job: Job, started: datetime, finished: datetime) -> JobResult:
+    """The manifest line of a deleted job: what it was, and when it went."""
+    return JobResult(
+        group_id=job.group_id,
+        job_id=job.id,
+        status=job.raw_status,
+        outcome=Outcome.DELETED,
+        attempts=1,
+        started_at=started,
+        finished_at=finished,
+        collection_range=job.collection_range,
+    )

@@ -2,14 +2,17 @@
 
 A killed run keeps every line it wrote; a rerun reads the file back to skip archives already on
 disk (while the listing still matches the line) and to find the jobs `collect` already created.
-Readers take the last archive line per job, and ignore a torn last line (a crash mid-write).
+Readers take the last archive line per job, and ignore a torn last line (a crash mid-write);
+the next writer cuts it off before appending.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +23,7 @@ import anyio
 
 from bulkdl.errors import ConfigError, DiskError
 from bulkdl.models import JobId, JobResult, Outcome, is_object_id
+from bulkdl.outdir import OutDir, is_link_error
 from bulkdl.planner import Recorded
 
 T = TypeVar("T")
@@ -91,6 +95,12 @@ def to_record(result: JobResult) -> dict[str, Any]:
         "uncompressedSizeTotalBytes": result.listed_size_bytes,
         "creationDate": result.creation_date,
         **{key: value for key, value in extra.items() if value},
+        **(result.collection_range.to_json() if result.collection_range else {}),
+        **(
+            {"failedParts": [part.to_json() for part in result.failed_parts]}
+            if result.failed_parts
+            else {}
+        ),
     }
 
 
@@ -137,16 +147,33 @@ def _opt(doc: dict[str, Any], key: str, kind: type[T]) -> T | None:
     return value if isinstance(value, kind) and not isinstance(value, bool) else None
 
 
-async def read_previous(out_dir: Path) -> dict[str, Recorded]:
-    """What earlier runs into this folder recorded; empty when there is no manifest yet."""
-    path = anyio.Path(out_dir / MANIFEST_NAME)
+async def read_previous(out_dir: Path, dir_fd: int) -> Previous:
+    """What earlier runs into this folder recorded; empty when there is no manifest yet.
+
+    `dir_fd` is OUT, opened without following a link; the manifest must not be one either.
+    """
+    return parse_previous(await anyio.to_thread.run_sync(_read_text, out_dir, dir_fd))
+
+
+def _read_text(out_dir: Path, dir_fd: int) -> str:
+    path = out_dir / MANIFEST_NAME
     try:
-        text = await path.read_text(encoding="utf-8", errors="replace")
+        fd = os.open(MANIFEST_NAME, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
     except FileNotFoundError:
-        return {}
+        return ""
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the manifest ({exc.strerror})") from None
-    return parse_previous(text)
+        raise _open_error(path, exc) from None
+    with os.fdopen(fd, "rb") as f:
+        return f.read().decode("utf-8", errors="replace")
+
+
+def _open_error(path: Path, exc: OSError) -> ConfigError:
+    if is_link_error(exc):
+        return ConfigError(
+            f"{path} is a symbolic link; bulkdl does not follow it",
+            hint="move it away; the manifest must be a regular file inside OUT",
+        )
+    return ConfigError(f"{path}: cannot open the manifest ({exc.strerror})")
 
 
 class ManifestWriter:
@@ -155,21 +182,36 @@ class ManifestWriter:
     The line is written on the event loop on purpose: a single append of ~300 bytes to the
     page cache costs a few microseconds, far less than the two thread hops (write, flush) an
     async file layer would spend on it: with 10,000 jobs those hops were most of the CPU time
-    of a listing (bench/). Being one write() call, a line is also never half-written by Ctrl-C.
+    of a listing (bench/). Being one write() call, a line is also never half-written by Ctrl-C;
+    a write that fails part-way (a full disk) is cut back to the last whole line, and a torn
+    last line left by a crash is cut off before the first append, so lines never glue together.
+    The run's lock on OUT makes this the only writer.
     """
 
-    def __init__(self, out_dir: Path, *, enabled: bool = True) -> None:
-        self.path = out_dir / MANIFEST_NAME
-        self._enabled = enabled  # a dry run writes nothing
+    def __init__(
+        self,
+        out: OutDir | None,
+        *,
+        on_repair: Callable[[str], None] | None = None,
+    ) -> None:
+        self._out = out  # None: a dry run writes nothing
+        self._on_repair = on_repair
         self._fd: int | None = None
+        self._size = 0  # bytes of whole lines in the file
+
+    @property
+    def path(self) -> Path:
+        return (self._out.path if self._out else Path()) / MANIFEST_NAME
 
     async def __aenter__(self) -> Self:
-        if not self._enabled:
+        if self._out is None:
             return self
-        try:
-            self._fd = await anyio.to_thread.run_sync(_open_append, self.path)
-        except OSError as exc:
-            raise ConfigError(f"{self.path}: cannot open the manifest ({exc.strerror})") from None
+        self._fd, self._size, cut = await anyio.to_thread.run_sync(_open_append, self._out)
+        if cut and self._on_repair is not None:
+            self._on_repair(
+                f"{self.path}: removed a torn last line ({cut} bytes, left by an interrupted "
+                "run); its job is handled again"
+            )
         return self
 
     async def __aexit__(
@@ -180,6 +222,7 @@ class ManifestWriter:
             self._fd = None
 
     async def write(self, result: JobResult) -> None:
+        """Append one line; DiskError (and the file cut back to whole lines) if it fails."""
         if self._fd is None:
             return
         line = json.dumps(to_record(result), separators=(",", ":")) + "\n"
@@ -189,9 +232,50 @@ class ManifestWriter:
             while written < len(data):  # short writes: a full disk or a signal
                 written += os.write(self._fd, data[written:])
         except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, self._size)
             raise DiskError(f"{self.path}: cannot write the manifest ({exc.strerror})") from None
+        self._size += len(data)
 
 
-def _open_append(path: Path) -> int:
-    """Open for appending, mode 0600: the manifest names every project pulled."""
-    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+def _open_append(out: OutDir) -> tuple[int, int, int]:
+    """Open for appending, mode 0600 (it names every project pulled), no link followed.
+
+    Returns the fd, the size of its whole lines, and how many bytes of torn line were cut off.
+    """
+    path = out.path / MANIFEST_NAME
+    flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(MANIFEST_NAME, flags, 0o600, dir_fd=out.fd)
+    except OSError as exc:
+        raise _open_error(path, exc) from None
+    try:
+        st = os.fstat(fd)
+        if st.st_nlink > 1:
+            os.close(fd)
+            raise ConfigError(
+                f"{path} has other hard links; bulkdl does not append to a file shared "
+                "with another name",
+                hint="move it away; the manifest must be a regular file inside OUT",
+            )
+        size = st.st_size
+        whole = _whole_lines(fd, size)
+        if whole < size:
+            os.ftruncate(fd, whole)
+    except OSError as exc:
+        os.close(fd)
+        raise ConfigError(f"{path}: cannot repair the manifest ({exc.strerror})") from None
+    return fd, whole, size - whole
+
+
+def _whole_lines(fd: int, size: int) -> int:
+    """The length of the file up to and including its last newline (blocking)."""
+    end = size
+    while end > 0:
+        start = max(0, end - 64 * 1024)
+        block = os.pread(fd, end - start, start)
+        newline = block.rfind(b"\n")
+        if newline >= 0:
+            return start + newline + 1
+        end = start
+    return 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 class RateFloor:
     """Judges a body's progress window by window; `bytes_s` <= 0 disables it."""
 
-    def __init__(self, bytes_s: int, window_s: float, now: float) -> None:
+    def __init__(self, bytes_s: float, window_s: float, now: float) -> None:
         self.bytes_s = bytes_s
         self.window_s = window_s
         self._since = now

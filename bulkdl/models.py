@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, NewType
+from typing import Any, Final, NewType
 
 from bulkdl.errors import ProtocolError
 
@@ -59,6 +59,113 @@ class JobStatus(StrEnum):
             return cls.UNKNOWN
 
 
+def format_api_date(when: datetime) -> str:
+    """The API's date form: ISO-8601 UTC, second precision, `Z`."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# Epoch numbers below this are seconds, above it milliseconds: 1e11 ms is March 1973, while
+# 1e11 s is the year 5138, so no date a log collection can mean falls between the two readings.
+_EPOCH_MS_FROM: Final = 100_000_000_000
+
+
+def parse_wire_date(value: object) -> datetime | None:
+    """A date as a server may send it: ISO-8601 (the docs) or an epoch number (the Go client's
+    int64, milliseconds; seconds read too); None when absent or unreadable."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        seconds = value / 1000 if abs(value) >= _EPOCH_MS_FROM else value
+        try:
+            return datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    if isinstance(value, str) and value.strip():
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
+
+
+class DateForm(StrEnum):
+    """How `logCollectionFromDate/ToDate` travel: the docs say an ISO-8601 string, the Go
+    client (2025) and mongocli send an int64 of epoch milliseconds."""
+
+    ISO = "ISO 8601"
+    EPOCH_MS = "epoch milliseconds"
+
+    def other(self) -> DateForm:
+        return DateForm.EPOCH_MS if self is DateForm.ISO else DateForm.ISO
+
+    def write(self, when: datetime) -> str | int:
+        if self is DateForm.ISO:
+            return format_api_date(when)
+        return int(when.timestamp() * 1000)
+
+
+RANGE_FIELDS: Final = ("logCollectionFromDate", "logCollectionToDate")
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionRange:
+    """The time window a log collection is limited to (`collect --from/--to`)."""
+
+    start: datetime
+    end: datetime
+
+    def to_api(self, form: DateForm) -> dict[str, str | int]:
+        """The POST body's two fields in `form`."""
+        return dict(zip(RANGE_FIELDS, (form.write(self.start), form.write(self.end)), strict=True))
+
+    def to_json(self) -> dict[str, str]:
+        """For people and scripts (list --json, the manifest): always ISO-8601."""
+        return dict(zip(RANGE_FIELDS, map(format_api_date, (self.start, self.end)), strict=True))
+
+    @classmethod
+    def from_api(cls, item: dict[str, Any]) -> CollectionRange | None:
+        """A listed job's window, whichever form the server answers in; None without one."""
+        start, end = (parse_wire_date(item.get(name)) for name in RANGE_FIELDS)
+        return cls(start, end) if start is not None and end is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class ChildJob:
+    """One host's part of a job (one log type of one process), from `verbose=true`."""
+
+    host: str
+    log_type: str
+    status: str
+    error: str | None = None
+    path: str | None = None
+    uncompressed_bytes: int | None = None
+
+    @classmethod
+    def from_api(cls, group: GroupId, item: Any) -> ChildJob:
+        if not isinstance(item, dict):
+            raise ProtocolError(f"group {group}: a job's childJobs entry is not a JSON object")
+        error = _opt_str(item.get("errorMessage"))
+        size = item.get("uncompressedDiskSpaceBytes")
+        return cls(
+            host=str(item.get("hostName") or ""),
+            log_type=str(item.get("logCollectionType") or ""),
+            status=str(item.get("status") or ""),
+            # Go's fixtures carry the string "null" where the docs show null.
+            error=error if error and error != "null" else None,
+            path=_opt_str(item.get("path")),
+            uncompressed_bytes=size if isinstance(size, int) else None,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "hostName": self.host,
+            "logCollectionType": self.log_type,
+            "status": self.status,
+            "errorMessage": self.error,
+        }
+
+
 class Outcome(StrEnum):
     """What happened to one job in a run: the manifest's `outcome` field."""
 
@@ -68,6 +175,7 @@ class Outcome(StrEnum):
     SKIPPED = "skipped"
     NOT_DOWNLOADABLE = "not_downloadable"
     FAILED = "failed"
+    DELETED = "deleted"  # `bulkdl delete` removed this job from Cloud Manager
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +192,13 @@ class Job:
     uncompressed_size_bytes: int | None = None
     expiration_date: str | None = None
     log_types: tuple[str, ...] = ()
+    collection_range: CollectionRange | None = None
+    child_jobs: tuple[ChildJob, ...] | None = None  # None: listed without verbose=true
+
+    @property
+    def failed_parts(self) -> tuple[ChildJob, ...]:
+        """The host parts that failed (known only when listed verbose)."""
+        return tuple(c for c in self.child_jobs or () if c.status == JobStatus.FAILURE)
 
     @classmethod
     def from_api(cls, group: GroupId, item: Any) -> Job:
@@ -108,6 +223,8 @@ class Job:
             uncompressed_size_bytes=size if isinstance(size, int) else None,
             expiration_date=_opt_str(item.get("expirationDate")),
             log_types=tuple(t for t in item.get("logTypes") or () if isinstance(t, str)),
+            collection_range=CollectionRange.from_api(item),
+            child_jobs=_children(group, item.get("childJobs")),
         )
 
 
@@ -186,6 +303,12 @@ def parse_groups(items: list[Any]) -> tuple[list[GroupInfo], list[Malformed]]:
 
 def _raw_id(item: object) -> str:
     return quote_raw(item.get("id") if isinstance(item, dict) else item)
+def _children(group: GroupId, raw: object) -> tuple[ChildJob, ...] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, list):
+        raise ProtocolError(f"group {group}: a job's childJobs is not a list")
+    return tuple(ChildJob.from_api(group, item) for item in raw)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,3 +334,5 @@ class JobResult:
     raw_job_id: str | None = None  # a malformed id, quoted (job_id is then None)
     raw_group_id: str | None = None  # a malformed group id from discovery, quoted
     request_sha256: str | None = None  # CREATED: fingerprint of the POST body
+    collection_range: CollectionRange | None = None
+    failed_parts: tuple[ChildJob, ...] = ()  # a FAILURE job's hosts that failed, and why

@@ -28,12 +28,15 @@ from bulkdl.errors import (
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RetryPolicy:
-    """How hard to try one job (or one listing) before calling it failed."""
+    """How hard to try one job (or one listing) before calling it failed.
 
-    retries: int = 5  # attempts = retries + 1
-    deadline_s: float = 300.0  # no new attempt starts after this many seconds
-    initial_backoff_s: float = 0.5
-    max_backoff_s: float = 30.0
+    No defaults here: they are declared once, with the settings (Settings.retry_policy).
+    """
+
+    retries: int  # attempts = retries + 1
+    deadline_s: float  # no new attempt starts after this many seconds
+    initial_backoff_s: float
+    max_backoff_s: float = 30.0  # not a setting: the cap the README documents
 
     @property
     def attempts(self) -> int:

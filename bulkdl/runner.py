@@ -8,6 +8,7 @@ exceptions that cancel the others; only a rejected key (or no server at all) end
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import time
@@ -23,7 +24,6 @@ from bulkdl.api import CloudManagerClient, is_fatal
 from bulkdl.config import Settings
 from bulkdl.errors import (
     BulkdlError,
-    ConfigError,
     DiskError,
     NetworkError,
     ResumeRejected,
@@ -31,20 +31,24 @@ from bulkdl.errors import (
 )
 from bulkdl.extract import extract_archive
 from bulkdl.manifest import ManifestWriter, created_earlier, read_previous, request_fingerprint
-from bulkdl.models import GroupId, Job, JobId, JobResult, JobStatus, Malformed, Outcome
+from bulkdl.models import (
+    ChildJob,
+    CollectionRange,
+    GroupId,
+    Job,
+    JobId,
+    JobResult,
+    JobStatus,
+    Malformed,
+    Outcome,
+)
+from bulkdl.outdir import OutDir, open_folder
 from bulkdl.pacing import GroupPacer, retrying
 from bulkdl.planner import DownloadTarget, NotDownloadable, Recorded, plan_group, plan_job
 from bulkdl.progress import Reporter
 from bulkdl.scheduler import GroupQueue
 from bulkdl.selection import JobFilter, choose_groups
-from bulkdl.sink import (
-    PartProgress,
-    Written,
-    already_complete,
-    make_private_dir,
-    receive,
-    remove_part,
-)
+from bulkdl.sink import ArchiveFile, Written, already_complete, discard, receive
 from bulkdl.summary import RunSummary, human_bytes
 
 T = TypeVar("T")
@@ -59,6 +63,7 @@ class RunOptions:
     timeout_s: float = 3600.0  # how long to wait for a job at most
     collect: dict[str, Any] | None = None  # create one job per group with this POST body
     new: bool = False  # collect: create fresh jobs even where OUT's manifest has one for it
+    collect_range: CollectionRange | None = None  # limit the created jobs to this window
     download: bool = True  # False: `bulkdl collect` without --download
     dry_run: bool = False  # list and plan; no POST, no download
     extract: bool = False  # unpack each verified archive to OUT/<groupId>/<jobId>/
@@ -88,22 +93,12 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def prepare_out_dir(out_dir: Path) -> None:
-    """Create the output folder (0700) and prove we can write into it; ConfigError if not."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ConfigError(f"output path {out_dir} exists and is not a directory")
-    try:
-        make_private_dir(out_dir)
-    except OSError as exc:
-        raise ConfigError(
-            f"output directory {out_dir}: cannot create it ({exc.strerror})"
-        ) from None
-    probe = out_dir / ".bulkdl-write-test"
-    try:
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise ConfigError(f"output directory {out_dir} is not writable ({exc.strerror})") from None
+def prepare_out_dir(out_dir: Path) -> OutDir:
+    """Create the output folder (0700), lock it for this run (which proves it writable).
+
+    ConfigError (exit 2) when it cannot be, is a link, or another run holds it. Blocking.
+    """
+    return OutDir.open(out_dir)
 
 
 def free_bytes(path: Path) -> int:
@@ -131,6 +126,7 @@ class Run:
         self._listed_bytes = 0  # upper bound (uncompressed sizes) of what is still to download
         self._free_bytes: int | None = None
         self._space_warned = False
+        self._out: OutDir | None = None  # OUT, locked (None in a dry run)
 
     async def execute(self, *, handle_signals: bool = False) -> RunResult:
         """Run to the end; raises the error that stopped the run from starting (exit 2).
@@ -140,9 +136,26 @@ class Run:
         """
         s = self.settings
         if not self.options.dry_run:
-            await anyio.to_thread.run_sync(prepare_out_dir, s.out_dir)
-        # A dry run reads it too (when there is one): it counts what would really download.
-        self._previous = await read_previous(s.out_dir)
+            self._out = await anyio.to_thread.run_sync(prepare_out_dir, s.out_dir)
+        try:
+            return await self._execute(handle_signals)
+        finally:
+            if self._out is not None:
+                self._out.close()  # releases the lock: after the manifest's last line
+
+    async def _execute(self, handle_signals: bool) -> RunResult:
+        s = self.settings
+        if self._out is not None:
+            for warning in self._out.warnings:
+                self.reporter.warn(warning)
+            self._previous = await read_previous(s.out_dir, self._out.fd)
+        elif (peek := await anyio.to_thread.run_sync(_peek_folder, s.out_dir)) is not None:
+            # A dry run reads OUT's manifest too (without locking): it counts what would
+            # really download.
+            try:
+                self._previous = await read_previous(s.out_dir, peek)
+            finally:
+                os.close(peek)
         self._free_bytes = await anyio.to_thread.run_sync(free_bytes, _existing_parent(s.out_dir))
         started = time.monotonic()
         client = CloudManagerClient(
@@ -152,7 +165,7 @@ class Run:
         )
         try:
             async with (
-                ManifestWriter(s.out_dir, enabled=not self.options.dry_run) as manifest,
+                ManifestWriter(self._out, on_repair=self.reporter.warn) as manifest,
                 client,
                 anyio.create_task_group() as outer,
             ):
@@ -215,8 +228,9 @@ class Run:
     async def _record(self, manifest: ManifestWriter, result: JobResult) -> None:
         try:
             await manifest.write(result)
-        except DiskError as exc:  # without a manifest the run cannot report honestly: stop
-            self._abort(exc)
+        except DiskError as exc:  # the line is not there (cut back): this job did not succeed
+            was = f"{result.outcome.value}, but " if result.outcome is not Outcome.FAILED else ""
+            result = replace(result, outcome=Outcome.FAILED, error=f"{was}{exc}")
         self.summary.add(result)
         self.reporter.finished(result)
 
@@ -325,7 +339,9 @@ class Run:
     ) -> JobId | None:
         """The job to wait for in `group`: one created earlier into OUT for the same request
         (unless --new), else a new one. None when there is nothing to wait for."""
-        fingerprint = request_fingerprint(body)
+        window = self.options.collect_range
+        # The window is part of the request: another window is another collection.
+        fingerprint = request_fingerprint({**body, **(window.to_json() if window else {})})
         earlier = None if self.options.new else created_earlier(self._previous, group, fingerprint)
         if earlier is not None:
             verb = "would resume" if self.options.dry_run else "resuming"
@@ -343,7 +359,11 @@ class Run:
             # Shielded together: once the POST is out, its answer is awaited and its line
             # written even if a signal lands meanwhile, so no job exists without its line.
             with anyio.CancelScope(shield=True):
-                new_id = await client.create_job(group, body)
+                new_id = await (
+                    client.create_job(group, body)
+                    if window is None
+                    else client.create_job_in_range(group, body, window)
+                )
                 created = JobResult(
                     group_id=group,
                     job_id=new_id,
@@ -353,6 +373,7 @@ class Run:
                     started_at=started,
                     finished_at=_now(),
                     request_sha256=fingerprint,
+                    collection_range=window,
                 )
                 await self._record(manifest, created)
             return new_id
@@ -438,6 +459,24 @@ class Run:
             with anyio.CancelScope(shield=True):  # an archive on disk always gets its line
                 await self._record(manifest, result)
 
+    async def _failed_parts(self, client: CloudManagerClient, job: Job) -> tuple[ChildJob, ...]:
+        """A FAILURE job's failed host parts, for its manifest line: the archive lacks them.
+
+        One verbose GET per FAILURE job (listings stay lean); () with a warning if it fails.
+        """
+        if job.status is not JobStatus.FAILURE:
+            return ()
+        if job.child_jobs is not None:
+            return job.failed_parts
+        try:
+            detailed: Job = await self._api(
+                client, job.group_id, lambda: client.get_job(job.group_id, job.id, verbose=True)
+            )
+        except BulkdlError as exc:
+            self.reporter.warn(f"group {job.group_id} job {job.id}: no failed parts ({exc})")
+            return ()
+        return detailed.failed_parts
+
     async def _download(self, client: CloudManagerClient, target: DownloadTarget) -> JobResult:
         job = target.job
         stale = target.replaces
@@ -451,12 +490,15 @@ class Run:
             listed_size_bytes=job.uncompressed_size_bytes,
             creation_date=job.creation_date,
             previous_sha256=stale.sha256 if stale is not None else None,
+            collection_range=job.collection_range,
         )
+        assert self._out is not None  # downloads happen only in a run that locked OUT
+        name = target.final_path.name
         prev = target.previous
         if (
             prev is not None
             and target.may_skip
-            and await already_complete(target.final_path, prev.bytes, prev.sha256)
+            and await already_complete(self._out, job.group_id, name, prev.bytes, prev.sha256)
         ):
             return replace(
                 base,
@@ -465,7 +507,10 @@ class Run:
                 sha256=prev.sha256,
                 finished_at=_now(),
             )
-        part = PartProgress()
+        # Asked before the first byte: once the archive is renamed into place nothing may
+        # stand between it and its manifest line (a Ctrl-C there would lose the line).
+        failed_parts = await self._failed_parts(client, job)
+        file = ArchiveFile(self._out, job.group_id, name)
         reported = 0  # bytes shown in progress for this job
 
         def on_bytes(n: int) -> None:
@@ -476,28 +521,25 @@ class Run:
         async def attempt(n: int) -> Written:
             nonlocal reported
             # Rewind the progress display to what the .part really holds.
-            self.reporter.progress(target, part.written - reported)
-            reported = part.written
+            self.reporter.progress(target, file.written - reported)
+            reported = file.written
             try:
                 async with client.open_download(
-                    job, resume_from=part.written, validator=part.validator
+                    job, resume_from=file.written, validator=file.validator
                 ) as body:
                     if n == 1:
                         self.reporter.started(target, body.total_length)
-                    part.validator = body.validator
+                    file.validator = body.validator
                     return await receive(
                         body.chunks,
-                        final_path=target.final_path,
-                        part_path=target.part_path,
+                        file=file,
                         start=body.start,
                         total_length=body.total_length,
-                        progress=part,
                         on_bytes=on_bytes,
                         verify=self.settings.verify,
                     )
             except ResumeRejected:
-                part.reset()
-                await remove_part(target.part_path)
+                await discard(file)
                 raise
 
         try:
@@ -509,11 +551,12 @@ class Run:
                 on_retry=lambda exc, n, delay: self.reporter.retrying(str(exc), n, delay),
             )
         except BulkdlError as exc:
-            await remove_part(target.part_path)
             if is_fatal(exc):
                 self._abort(exc)
             self.reporter.progress(target, -reported)
             return replace(base, attempts=exc.attempts, error=str(exc), finished_at=_now())
+        finally:
+            await discard(file)  # whatever is left of a .part (nothing after a rename)
         done = replace(
             base,
             outcome=Outcome.DOWNLOADED if stale is None else Outcome.REPLACED,
@@ -521,12 +564,12 @@ class Run:
             sha256=written.sha256,
             attempts=attempts,
             finished_at=_now(),
+            failed_parts=failed_parts,
         )
         if not self.options.extract:
             return done
-        dest = target.final_path.with_name(job.id)
         try:
-            await anyio.to_thread.run_sync(extract_archive, target.final_path, dest)
+            dest = await anyio.to_thread.run_sync(extract_archive, self._out, job.group_id, job.id)
         except TransferError as exc:
             return replace(done, outcome=Outcome.FAILED, error=str(exc))
         return replace(done, extracted_path=str(dest))
@@ -560,6 +603,11 @@ def _not_downloadable(item: NotDownloadable) -> JobResult:
         started_at=now,
         finished_at=now,
     )
+
+
+def _peek_folder(path: Path) -> int | None:
+    """OUT as an fd for a dry run to read its manifest; None when there is no OUT yet."""
+    return open_folder(path) if path.is_dir() else None
 
 
 def _existing_parent(path: Path) -> Path:

@@ -1,7 +1,8 @@
 """Which groups and jobs a command acts on, and what it would send (pure: no I/O).
 
 Filters for jobs (`--job`, `--status`, `--since`, `--resource-name`) and groups
-(`--group-name GLOB`), the body of a log-collection request (`bulkdl collect`), and the new
+(`--group-name GLOB`), the body of a log-collection request (`bulkdl collect`) and its time
+window (`--from`/`--to`), and the new
 expiration date of `bulkdl extend`, checked against the API's six-month rule before sending.
 """
 
@@ -16,7 +17,16 @@ from typing import Any, Final
 
 from bulkdl.config import Settings
 from bulkdl.errors import ConfigError
-from bulkdl.models import GroupId, GroupInfo, Job, JobStatus
+from bulkdl.models import (
+    CollectionRange,
+    GroupId,
+    GroupInfo,
+    Job,
+    JobStatus,
+)
+from bulkdl.models import (
+    format_api_date as format_api_date,  # re-exported: fleet.py formats dates from here
+)
 
 LOG_TYPES: Final = ("AUTOMATION_AGENT", "BACKUP_AGENT", "MONITORING_AGENT", "MONGODB", "FTDC")
 # The current Cloud/Ops Manager docs spell it REPLICASET; older ones REPLICA_SET; mongocli
@@ -76,19 +86,56 @@ def parse_statuses(raw: Iterable[str]) -> frozenset[JobStatus]:
     return frozenset(statuses)
 
 
-def parse_since(raw: str, now: datetime) -> datetime:
-    """`--since 2026-11-25`, `2026-11-25T08:00Z`, or relative `90m` / `12h` / `7d` (UTC)."""
+def parse_since(raw: str, now: datetime, flag: str = "--since") -> datetime:
+    """`--since 2026-11-25`, `2026-11-25T08:00Z`, `now`, or relative `90m` / `12h` / `7d` ago
+    (UTC).
+
+    `flag` names the option in the error, as `--from` / `--to` read instants the same way.
+    """
     text = raw.strip()
+    if text.lower() == "now":
+        return now
     if m := _RELATIVE.fullmatch(text):
-        return now - timedelta(seconds=int(m[1]) * _UNITS[m[2]])
+        try:
+            return now - timedelta(seconds=int(m[1]) * _UNITS[m[2]])
+        except OverflowError:  # before the year 1, or too large for timedelta itself
+            raise ConfigError(f"--since: {raw!r} reaches too far back") from None
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise ConfigError(
-            f"--since: cannot read {raw!r} as a date",
+            f"{flag}: cannot read {raw!r} as a date",
             hint="use an ISO date (2026-11-25, 2026-11-25T08:00Z) or 90m / 12h / 7d",
         ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def collection_range(
+    from_raw: str | None, to_raw: str | None, now: datetime
+) -> CollectionRange | None:
+    """`collect --from/--to`: both or neither, the start in the past and before the end.
+
+    Checked before any request, so a typo never reaches a fleet of projects.
+    """
+    if from_raw is None and to_raw is None:
+        return None
+    if from_raw is None or to_raw is None:
+        given, missing = ("--from", "--to") if to_raw is None else ("--to", "--from")
+        raise ConfigError(
+            f"{given} needs {missing}: the API takes the collection window's two ends together",
+            hint="e.g. --from 2h --to 0m (the last two hours)",
+        )
+    start = parse_since(from_raw, now, "--from")
+    end = parse_since(to_raw, now, "--to")
+    if start >= now:
+        raise ConfigError(
+            f"--from {format_api_date(start)} is not in the past (now is {format_api_date(now)})"
+        )
+    if start >= end:
+        raise ConfigError(
+            f"--from {format_api_date(start)} is not before --to {format_api_date(end)}"
+        )
+    return CollectionRange(start, end)
 
 
 def parse_api_date(raw: str | None) -> datetime | None:
@@ -100,10 +147,6 @@ def parse_api_date(raw: str | None) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def format_api_date(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def select_groups(groups: Iterable[GroupInfo], name_glob: str | None) -> list[GroupInfo]:

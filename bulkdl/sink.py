@@ -6,36 +6,50 @@ gzip magic and against Content-Length, optionally read through gzip+tar to its e
 flushed and fsynced, then renamed atomically. A transient network failure keeps the `.part`
 so the next attempt can resume it with a Range request; any other failure, and cancellation,
 removes it under a shield so the removal itself cannot be interrupted.
+
+One object per archive file, `ArchiveFile`, holds all of it across attempts (fds, bytes
+written, their sha256, the validator for a resume). Its blocking methods run in aiofiles'
+executor through `AsyncArchiveFile`, aiofiles' wrapper for it: the loop gathers ~512 KiB of
+body per `writelines` hop (write + sha256 + writeback in one call), and one `finish` hop
+writes the tail, fsyncs, verifies and renames. A small body costs that single hop.
+
+Every hop is awaited under a shield: a cancelled `await` of an executor future would not stop
+the thread, and the fd must never be closed (or the `.part` removed) while a write may still run.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
 import tarfile
 import zlib
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
+import aiofiles.threadpool
 import anyio
+from aiofiles.base import AsyncBase
+from aiofiles.threadpool.utils import delegate_to_executor
 
-from bulkdl.errors import (
-    CorruptArchive,
-    DiskError,
-    IncompleteDownload,
-    NetworkError,
-    TransferError,
-)
+from bulkdl.errors import CorruptArchive, DiskError, IncompleteDownload, NetworkError, TransferError
+from bulkdl.outdir import FILE_MODE, OutDir, open_beneath
+from bulkdl.planner import PART_SUFFIX
+
+if TYPE_CHECKING:
+    from asyncio import AbstractEventLoop
+    from concurrent.futures import Executor
 
 GZIP_MAGIC: Final = b"\x1f\x8b"
-DIR_MODE: Final = 0o700
-FILE_MODE: Final = 0o600
 READ_BLOCK: Final = 1024 * 1024
 BATCH_BYTES: Final = 512 * 1024  # body bytes gathered on the loop per thread hop
 WRITEBACK_EVERY: Final = 8 * 1024 * 1024  # start writeback (sync_file_range) this often
 SYNC_FILE_RANGE_WRITE: Final = getattr(os, "SYNC_FILE_RANGE_WRITE", 2)  # Linux's value
+# Read-write: --verify reads the file back through the same descriptor before the rename.
+_NEW_PART: Final = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,221 +61,324 @@ class Written:
     sha256: str
 
 
-@dataclass(slots=True)
-class PartProgress:
-    """What the `.part` file holds across attempts, so a resumed body continues its hash."""
+class ArchiveFile:
+    """One archive being written, across all its attempts. Blocking: methods run in threads.
 
-    written: int = 0
-    hasher: Any = field(default_factory=hashlib.sha256)
-    validator: str | None = None  # ETag or Last-Modified of the first answer, for If-Range
+    The `.part` is created `O_CREAT|O_EXCL|O_NOFOLLOW` in its group folder's fd, after a stale
+    one (a regular file) is removed, so no other writer's file is ever truncated and no link is
+    followed. A resume keeps writing to the same open fd; before the rename the name `.part`
+    must still be that inode, and the final name must not be a link.
+    """
 
-    def reset(self) -> None:
+    def __init__(self, out: OutDir, group: str, name: str) -> None:
+        self.out = out
+        self.group = group
+        self.name = name  # the final name, `<jobId>.tar.gz`
+        self.path = out.path / group / name
+        self.written = 0
+        self.hasher: Any = hashlib.sha256()
+        self.validator: str | None = None  # ETag or Last-Modified of the first answer (If-Range)
+        self._dir = -1
+        self._fd = -1
+        self._inode: tuple[int, int] | None = None
+        self._unsynced = 0
+
+    @property
+    def is_open(self) -> bool:
+        """Holds an fd (read on the loop only between hops, which are all awaited)."""
+        return self._fd >= 0 or self._dir >= 0
+
+    @property
+    def part_name(self) -> str:
+        return self.name + PART_SUFFIX
+
+    def writelines(self, chunks: Iterable[bytes]) -> None:
+        """Write and hash a batch of chunks, opening the `.part` on the first one."""
+        if self._fd < 0:
+            self._open()
+        try:
+            for chunk in chunks:
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(self._fd, view) :]
+                self.hasher.update(chunk)
+                self.written += len(chunk)
+                self._unsynced += len(chunk)
+            if self._unsynced >= WRITEBACK_EVERY and hasattr(os, "sync_file_range"):
+                os.sync_file_range(self._fd, 0, 0, SYNC_FILE_RANGE_WRITE)
+                self._unsynced = 0
+        except OSError as exc:
+            raise DiskError(f"{self.path}{PART_SUFFIX}: write failed ({exc.strerror})") from None
+
+    def finish(self, tail: list[bytes], verify: bool) -> Written:
+        """The last hop: the tail of the body, fsync, optional gzip+tar read, rename."""
+        self.writelines(tail)
+        try:
+            os.fsync(self._fd)
+        except OSError as exc:
+            raise DiskError(f"{self.path}: cannot complete ({exc.strerror})") from None
+        if verify:
+            check_archive_fd(self._fd, self.name)
+        self._check_still_ours()
+        self._refuse_link(self.name)
+        try:
+            os.replace(self.part_name, self.name, src_dir_fd=self._dir, dst_dir_fd=self._dir)
+        except OSError as exc:
+            raise DiskError(f"{self.path}: cannot complete ({exc.strerror})") from None
+        self._inode = None  # the `.part` name is gone: nothing left to remove
+        self.close()
+        return Written(self.path, self.written, self.hasher.hexdigest())
+
+    def discard(self) -> None:
+        """Remove our `.part` (never a file we did not create), close, start again from 0."""
+        try:
+            if self._inode is not None and self._part_inode() == self._inode:
+                os.unlink(self.part_name, dir_fd=self._dir)
+        except OSError:
+            pass  # already gone, or its folder is: nothing of ours is left to remove
+        self._inode = None
+        self.close()
         self.written = 0
         self.hasher = hashlib.sha256()
 
+    def close(self) -> None:
+        for fd in (self._fd, self._dir):
+            if fd >= 0:
+                os.close(fd)
+        self._fd = self._dir = -1
 
-def make_private_dir(path: Path) -> None:
-    """Create a folder readable only by us (archives hold sensitive logs); blocking."""
-    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    def _open(self) -> None:
+        if self._dir < 0:
+            self._dir = self.out.open_dir(self.group)
+        self._refuse_link(self.name)
+        self._refuse_link(self.part_name)
+        try:
+            os.unlink(self.part_name, dir_fd=self._dir)  # a stale `.part`: a regular file
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise DiskError(f"{self.path}{PART_SUFFIX}: cannot remove ({exc.strerror})") from None
+        try:
+            self._fd = os.open(self.part_name, _NEW_PART, FILE_MODE, dir_fd=self._dir)
+        except OSError as exc:
+            if exc.errno == errno.EEXIST:
+                raise DiskError(
+                    f"{self.path}{PART_SUFFIX}: created by another process meanwhile"
+                ) from None
+            raise DiskError(f"{self.path}{PART_SUFFIX}: write failed ({exc.strerror})") from None
+        st = os.fstat(self._fd)
+        self._inode = (st.st_dev, st.st_ino)
+        self._unsynced = 0
+
+    def _part_inode(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.part_name, dir_fd=self._dir, follow_symlinks=False)
+        except FileNotFoundError:
+            return None
+        return (st.st_dev, st.st_ino)
+
+    def _check_still_ours(self) -> None:
+        try:
+            ours = self._part_inode() == self._inode
+        except OSError as exc:
+            raise DiskError(f"{self.path}{PART_SUFFIX}: cannot check ({exc.strerror})") from None
+        if not ours:
+            raise DiskError(f"{self.path}{PART_SUFFIX}: replaced by another process; not renamed")
+
+    def _refuse_link(self, name: str) -> None:
+        """DiskError when `name` in the group folder is a symbolic link (or not a file)."""
+        try:
+            st = os.stat(name, dir_fd=self._dir, follow_symlinks=False)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise DiskError(f"{self.out.path / self.group / name}: {exc.strerror}") from None
+        if stat.S_ISLNK(st.st_mode):
+            raise DiskError(
+                f"{self.out.path / self.group / name}: is a symbolic link; bulkdl does not "
+                "follow it (remove it)"
+            )
+        if not stat.S_ISREG(st.st_mode):
+            raise DiskError(f"{self.out.path / self.group / name}: is not a regular file")
 
 
-def check_archive(path: Path) -> None:
+if TYPE_CHECKING:
+    _AsyncBase = AsyncBase[bytes]  # generic in the stubs only
+else:
+    _AsyncBase = AsyncBase
+
+
+@delegate_to_executor("writelines", "finish", "discard")
+class AsyncArchiveFile(_AsyncBase):
+    """aiofiles' wrapper for an ArchiveFile: each method is one hop to aiofiles' executor."""
+
+    if TYPE_CHECKING:
+
+        async def writelines(self, chunks: Iterable[bytes]) -> None: ...
+        async def finish(self, tail: list[bytes], verify: bool) -> Written: ...
+        async def discard(self) -> None: ...
+
+
+@aiofiles.threadpool.wrap.register(ArchiveFile)
+def _wrap(
+    file: ArchiveFile,
+    *,
+    loop: AbstractEventLoop | None = None,
+    executor: Executor | None = None,
+) -> AsyncArchiveFile:
+    return AsyncArchiveFile(file, loop, executor)  # type: ignore[arg-type]  # not an IO, on purpose
+
+
+def wrap(file: ArchiveFile) -> AsyncArchiveFile:
+    """The aiofiles face of `file` (typed: aiofiles' own `wrap` returns Any)."""
+    wrapped: AsyncArchiveFile = aiofiles.threadpool.wrap(file)
+    return wrapped
+
+
+async def discard(file: ArchiveFile) -> None:
+    """Remove `file`'s `.part` and close it; shielded, so cancellation cannot leave it behind.
+
+    No hop when nothing is open (after a rename, or before the first byte).
+    """
+    if file.is_open:
+        with anyio.CancelScope(shield=True):
+            await wrap(file).discard()
+
+
+async def receive(
+    chunks: AsyncIterator[bytes],
+    *,
+    file: ArchiveFile,
+    start: int,
+    total_length: int | None,
+    on_bytes: Callable[[int], None],
+    verify: bool = False,
+) -> Written:
+    """Write a body (starting at byte `start` of the archive) into `file`, verify, rename.
+
+    `start` > 0 continues a `.part` holding exactly `file.written` == `start` bytes; `start`
+    == 0 after some bytes (the server sent the whole archive again) starts a fresh `.part`.
+    """
+    afile = wrap(file)
+    if start == 0 and file.written:
+        await discard(file)
+    elif start != file.written:
+        raise TransferError(f"{file.name}: cannot resume at {start}")  # a bug if reached
+    batch: list[bytes] = []  # gathered on the loop, written by the next hop
+    try:
+        await _stream(chunks, file, afile, batch, on_bytes)
+        _check_length(file, file.written + sum(map(len, batch)), total_length)
+        # Shielded: once the rename may happen, the caller must learn whether it did, so that
+        # a finished archive always gets its manifest line even if Ctrl-C lands right now.
+        with anyio.CancelScope(shield=True):
+            written = await afile.finish(batch, verify)
+    except (NetworkError, IncompleteDownload):
+        # Keep what arrived in the .part: the next attempt may resume it with a Range request.
+        with anyio.CancelScope(shield=True):
+            try:
+                if batch:
+                    await afile.writelines(batch)
+            except DiskError:
+                await discard(file)
+        raise
+    except BaseException:
+        await discard(file)
+        raise
+    return written
+
+
+async def _stream(
+    chunks: AsyncIterator[bytes],
+    file: ArchiveFile,
+    afile: AsyncArchiveFile,
+    batch: list[bytes],
+    on_bytes: Callable[[int], None],
+) -> None:
+    """Gather the body into `batch`, one `writelines` hop per ~512 KiB; check the gzip magic."""
+    batched = 0
+    async for chunk in chunks:
+        if file.written == 0 and not batch:
+            _check_magic(file, chunk)
+        batch.append(chunk)
+        batched += len(chunk)
+        on_bytes(len(chunk))
+        if batched >= BATCH_BYTES:
+            with anyio.CancelScope(shield=True):  # the thread cannot be stopped: wait for it
+                await afile.writelines(batch)
+            batch.clear()
+            batched = 0
+
+
+def _check_magic(file: ArchiveFile, first: bytes) -> None:
+    if not first.startswith(GZIP_MAGIC[: len(first)]):
+        raise TransferError(
+            f"{file.name}: the server sent something that is not a gzip "
+            f"archive (it starts with {first[:16]!r})"
+        )
+
+
+def _check_length(file: ArchiveFile, received: int, total_length: int | None) -> None:
+    if total_length is not None and received != total_length:
+        raise IncompleteDownload(
+            f"{file.name}: body ended after {received} of {total_length} bytes",
+            received=received,
+            expected=total_length,
+        )
+    if received == 0:
+        raise TransferError(f"{file.name}: the server sent an empty body")
+
+
+def check_archive_fd(fd: int, name: str) -> None:
     """Read gzip and tar to the very end (CRC and length checked); raise CorruptArchive. Blocking.
 
-    Nothing is extracted: member data is read and dropped.
+    Reads a duplicate of `fd` from its start (it moves `fd`'s offset: call it after the last
+    write). Nothing is extracted: member data is read and dropped.
     """
     try:
-        with tarfile.open(path, mode="r|gz") as tar:
+        with os.fdopen(os.dup(fd), "rb") as raw:
+            raw.seek(0)
+            _read_through(raw, name)
+    except OSError as exc:
+        raise CorruptArchive(f"{name}: cannot read it back ({exc.strerror})") from None
+
+
+def _read_through(raw: Any, name: str) -> None:
+    try:
+        with tarfile.open(fileobj=raw, mode="r|gz") as tar:
             for member in tar:
                 data = tar.extractfile(member)
                 if data is not None:
                     while data.read(READ_BLOCK):
                         pass
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-        raise CorruptArchive(f"{path.name}: not a readable tar.gz ({exc})") from None
+        raise CorruptArchive(f"{name}: not a readable tar.gz ({exc})") from None
 
 
-async def remove_part(part_path: Path) -> None:
-    """Remove a `.part` file; shielded, so cancellation cannot leave it behind."""
-    with anyio.CancelScope(shield=True):
-        await anyio.Path(part_path).unlink(missing_ok=True)
-
-
-class PartWriter:
-    """The blocking half of the sink: each method is one thread hop, doing all it can.
-
-    A hop costs a thread wake-up and a loop wake-up; per archive we pay one to open, one per
-    batch of body (write *and* hash there, off the loop), and one to finish (fsync, close,
-    optional verify, rename). A body small enough to arrive whole costs a single hop.
-    `sync_file_range` starts writeback every few MiB so the final fsync has little left to do.
-    """
-
-    def __init__(self, part_path: Path, *, append: bool) -> None:
-        make_private_dir(part_path.parent)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | (os.O_APPEND if append else os.O_TRUNC)
-        self.fd: int | None = os.open(part_path, flags, FILE_MODE)
-        self._unsynced = 0
-
-    def write(self, chunks: list[bytes], hasher: Any) -> None:
-        """Write and hash a batch of chunks (blocking)."""
-        assert self.fd is not None
-        for chunk in chunks:
-            view = memoryview(chunk)
-            while view:
-                view = view[os.write(self.fd, view) :]
-            hasher.update(chunk)
-            self._unsynced += len(chunk)
-        if self._unsynced >= WRITEBACK_EVERY and hasattr(os, "sync_file_range"):
-            os.sync_file_range(self.fd, 0, 0, SYNC_FILE_RANGE_WRITE)
-            self._unsynced = 0
-
-    def close(self) -> None:
-        if self.fd is not None:
-            fd, self.fd = self.fd, None
-            os.close(fd)
-
-    def finish(self, part_path: Path, final_path: Path, verify: bool) -> None:
-        """fsync, close, optionally read through gzip+tar, rename (blocking)."""
-        assert self.fd is not None
-        try:
-            os.fsync(self.fd)
-        finally:
-            self.close()
-        if verify:
-            check_archive(part_path)
-        os.replace(part_path, final_path)
-
-
-async def receive(
-    chunks: AsyncIterator[bytes],
-    *,
-    final_path: Path,
-    part_path: Path,
-    start: int,
-    total_length: int | None,
-    progress: PartProgress,
-    on_bytes: Callable[[int], None],
-    verify: bool = False,
-) -> Written:
-    """Write a body (starting at byte `start` of the archive) to `part_path`, verify, rename.
-
-    `start` > 0 appends to a `.part` holding exactly `progress.written` == `start` bytes.
-    """
-    if start == 0:
-        progress.reset()
-    elif start != progress.written:
-        raise TransferError(f"{final_path.name}: cannot resume at {start}")  # a bug if reached
-    part = _Part(part_path, append=start > 0)
-    try:
-        await _stream(chunks, part, final_path, total_length, progress, on_bytes)
-        # Shielded: once the rename may happen, the caller must learn whether it did, so that
-        # a finished archive always gets its manifest line even if Ctrl-C lands right now.
-        with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(part.complete, final_path, progress, verify)
-    except (NetworkError, IncompleteDownload):
-        # Keep what arrived in the .part: the next attempt may resume it with a Range request.
-        with anyio.CancelScope(shield=True):
-            try:
-                await anyio.to_thread.run_sync(part.flush_batch, progress)
-            except DiskError:
-                progress.reset()
-                await anyio.Path(part_path).unlink(missing_ok=True)
-            finally:
-                await anyio.to_thread.run_sync(part.close)
-        raise
-    except BaseException:
-        progress.reset()
-        with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(part.close)
-            await anyio.Path(part_path).unlink(missing_ok=True)
-        raise
-    return Written(final_path, progress.written, progress.hasher.hexdigest())
-
-
-async def _stream(
-    chunks: AsyncIterator[bytes],
-    part: _Part,
-    final_path: Path,
-    total_length: int | None,
-    progress: PartProgress,
-    on_bytes: Callable[[int], None],
-) -> None:
-    """Gather the body into batches and hand each to a thread; check gzip magic and length."""
-    async for chunk in chunks:
-        if (
-            progress.written == 0
-            and not part.batch
-            and not chunk.startswith(GZIP_MAGIC[: len(chunk)])
-        ):
-            raise TransferError(
-                f"{final_path.name}: the server sent something that is not a gzip "
-                f"archive (it starts with {chunk[:16]!r})"
-            )
-        part.batch.append(chunk)
-        part.batched += len(chunk)
-        on_bytes(len(chunk))
-        if part.batched >= BATCH_BYTES:
-            await anyio.to_thread.run_sync(part.flush_batch, progress)
-    received = progress.written + part.batched
-    if total_length is not None and received != total_length:
-        raise IncompleteDownload(
-            f"{final_path.name}: body ended after {received} of {total_length} bytes",
-            received=received,
-            expected=total_length,
-        )
-    if received == 0:
-        raise TransferError(f"{final_path.name}: the server sent an empty body")
-
-
-class _Part:
-    """A `.part` file being written: the batch gathered on the loop, the writer in threads."""
-
-    def __init__(self, path: Path, *, append: bool) -> None:
-        self.path = path
-        self.append = append
-        self.batch: list[bytes] = []
-        self.batched = 0
-        self.writer: PartWriter | None = None
-
-    def flush_batch(self, progress: PartProgress) -> None:
-        """Write and hash the gathered batch (blocking; one thread hop)."""
-        if not self.batch:
-            return
-        try:
-            self.writer = self.writer or PartWriter(self.path, append=self.append)
-            self.writer.write(self.batch, progress.hasher)
-        except OSError as exc:
-            raise DiskError(f"{self.path}: write failed ({exc.strerror})") from None
-        progress.written += self.batched
-        self.batch, self.batched = [], 0
-
-    def complete(self, final_path: Path, progress: PartProgress, verify: bool) -> None:
-        """The last hop: remaining bytes, fsync, verify, rename (a small body: all of it)."""
-        self.flush_batch(progress)
-        assert self.writer is not None
-        try:
-            self.writer.finish(self.path, final_path, verify)
-        except OSError as exc:
-            raise DiskError(f"{final_path}: cannot complete ({exc.strerror})") from None
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-
-
-def file_matches(path: Path, size: int, sha256: str) -> bool:
-    try:
-        if path.stat().st_size != size:
-            return False
-        digest = hashlib.sha256()
-        with path.open("rb") as f:
-            while block := f.read(READ_BLOCK):
-                digest.update(block)
-    except OSError:
+def hash_matches(fd: int, size: int, sha256: str) -> bool:
+    """True when the open file `fd` holds exactly `size` bytes hashing to `sha256` (blocking)."""
+    if os.fstat(fd).st_size != size:
         return False
+    digest = hashlib.sha256()
+    with os.fdopen(os.dup(fd), "rb") as f:
+        while block := f.read(READ_BLOCK):
+            digest.update(block)
     return digest.hexdigest() == sha256
 
 
-async def already_complete(path: Path, size: int, sha256: str) -> bool:
-    """True when `path` holds exactly the bytes an earlier run recorded (hashed off the loop)."""
-    return await anyio.to_thread.run_sync(file_matches, path, size, sha256)
+def file_matches(out: OutDir, group: str, name: str, size: int, sha256: str) -> bool:
+    """True when OUT/group/name (reached through no link) holds what a run recorded."""
+    try:
+        fd = open_beneath(out.fd, (group, name))
+    except OSError:
+        return False
+    try:
+        return hash_matches(fd, size, sha256)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+async def already_complete(out: OutDir, group: str, name: str, size: int, sha256: str) -> bool:
+    """True when the archive holds exactly what an earlier run recorded (hashed off the loop)."""
+    return await anyio.to_thread.run_sync(file_matches, out, group, name, size, sha256)

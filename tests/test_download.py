@@ -48,7 +48,8 @@ def test_downloads_every_downloadable_archive_byte_exact(
                 assert is_valid_tar_gz(path)
             else:
                 assert not path.exists(), f"{job.status} job must not be written"
-    on_disk = {p for p in out.rglob("*") if p.is_file() and p.name != "manifest.jsonl"}
+    bookkeeping = {"manifest.jsonl", ".bulkdl.lock"}
+    on_disk = {p for p in out.rglob("*") if p.is_file() and p.name not in bookkeeping}
     assert on_disk == expected_files
     assert not list(out.rglob("*.part"))
 

@@ -14,7 +14,7 @@ import tarfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 import aiohttp
 import anyio
@@ -50,6 +50,11 @@ GROUP_KEYS = [
     "shardCount",
     "tags",
 ]
+# A time filter (epoch ms, as Go sends it) the emulator accepts at WALL: an hour, in the past.
+WINDOW_MS: Final = {
+    "logCollectionFromDate": int(WALL.timestamp() - 7200) * 1000,
+    "logCollectionToDate": int(WALL.timestamp() - 3600) * 1000,
+}
 VALID_BODY: dict[str, Any] = {
     "resourceType": "REPLICASET",
     "resourceName": "incident-rs",
@@ -322,7 +327,7 @@ async def test_create_answers_201_with_the_id_of_an_in_progress_job(
         s,
         "POST",
         emu.jobs(),
-        {**VALID_BODY, "resourceType": sent, "redacted": True, "logCollectionFromDate": 1_700_000},
+        {**VALID_BODY, "resourceType": sent, "redacted": True, **WINDOW_MS},
     )
     assert got.status == 201
     assert got.headers["Content-Type"] == "application/json"
@@ -340,7 +345,7 @@ async def test_create_answers_201_with_the_id_of_an_in_progress_job(
         "2030-01-31T12:00:00Z",
     )
     assert job["logTypes"] == ["MONGODB", "FTDC"]
-    assert job["logCollectionFromDate"] == 1_700_000
+    assert job["logCollectionFromDate"] == WINDOW_MS["logCollectionFromDate"]
     assert job["sizeRequestedPerFileBytes"] == 10_000_000
     assert len(job["childJobs"]) == hosts * 2
     assert list(job) == sorted(job)

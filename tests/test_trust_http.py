@@ -487,8 +487,8 @@ def test_rate_floor_judges_whole_windows() -> None:
 @pytest.mark.parametrize(
     ("keys", "message"),
     [
-        ({"min_rate_bytes_s": -1}, "min_rate_bytes_s must be 0 (off) or more"),
-        ({"min_rate_window_s": 0}, "min_rate_window_s must be positive"),
+        ({"min_rate_bytes_s": -1}, "min_rate_bytes_s must be at least 0"),
+        ({"min_rate_window_s": 0}, "min_rate_window_s must be more than 0"),
         ({"proxy": "proxy.example:3128"}, "proxy must be an http(s)://host:port URL"),
     ],
 )

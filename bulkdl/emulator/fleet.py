@@ -36,6 +36,10 @@ GROUP_NAMES: Final = (
 EXPIRY: Final = timedelta(days=30)  # creation + 30 days, as in the reference example
 JOB_SPACING: Final = timedelta(hours=1)  # jobs of a group are this far apart, newest first
 MONGOD_PORT: Final = 27017
+# A POST's time filter: the wire forms read by default (both), and how far back it may reach
+# (undocumented: an administrator's setting; 30 days is our assumption). See timefilter.py.
+FILTER_DATE_FORMS: Final = ("iso8601", "epoch_ms")
+DEFAULT_LOG_HISTORY: Final = timedelta(days=30)
 
 _PATH_SEGMENT: Final = {
     "AUTOMATION_AGENT": "automation_agent",
@@ -256,7 +260,8 @@ class Fleet:
     Group ids in `not_in_group` answer 401 NOT_IN_GROUP, those in `forbidden` 403
     IP_ADDRESS_NOT_ON_WHITELIST; any other well-formed id missing from `groups` is 404. Both
     kinds are left out of the groups listings. Jobs created (or retried) for a resourceName in
-    `failing_resources` end in FAILURE instead of SUCCESS.
+    `failing_resources` end in FAILURE instead of SUCCESS. A POST's time filter is read in
+    `filter_date_forms` and may reach `log_history` back.
     """
 
     groups: dict[str, list[EmulatedJob]] = field(default_factory=dict)  # newest job first
@@ -265,6 +270,10 @@ class Fleet:
     forbidden: set[str] = field(default_factory=set)
     group_info: dict[str, GroupInfo] = field(default_factory=dict)
     failing_resources: set[str] = field(default_factory=set)
+    # The POST time filter: which wire forms are read ("iso8601", "epoch_ms"; see
+    # timefilter.py) and how far back logs are kept (the administrator's log history).
+    filter_date_forms: tuple[str, ...] = FILTER_DATE_FORMS
+    log_history: timedelta = DEFAULT_LOG_HISTORY
 
     def info(self, group_id: str) -> GroupInfo:
         """The group's name and org; groups put into `groups` by hand get a derived one."""

@@ -1,6 +1,6 @@
 """The incident workflow's writes: create a job (POST), extend it (PATCH), retry it (PUT
-…/retry), delete it (DELETE). Group access and job lookup come first, then the body, then the
-job's state, so one bad request has one answer.
+…/retry), delete it (DELETE). Group access and job lookup come first, then the body (and a
+POST's time filter, `timefilter.py`), then the job's state, so one bad request has one answer.
 
 Dates: a created job's creationDate is the wall clock's now, so a freshly created job can be
 extended; demo jobs keep their 2019 dates, so against the real clock only EXPIRED (403), a past
@@ -23,6 +23,7 @@ from bulkdl.emulator.lookup import find_job, group_jobs
 from bulkdl.emulator.payloads import parse_create, parse_extend
 from bulkdl.emulator.responses import empty, entity
 from bulkdl.emulator.state import STATE_KEY
+from bulkdl.emulator.timefilter import check_time_filter
 
 MAX_EXPIRATION: Final = timedelta(days=183)  # "up to 6 months from the time the job was created"
 
@@ -36,6 +37,10 @@ async def create_job(request: web.Request) -> web.Response:
         return answer
     jobs = group_jobs(request, state.fleet, gid)
     spec = parse_create(await request.read())
+    fleet = state.fleet
+    check_time_filter(
+        spec, state.wall_now(), forms=fleet.filter_date_forms, history=fleet.log_history
+    )
     job = new_job(state.fleet, gid, spec, created=state.wall_now(), serial=next(state.serials))
     _insert_newest_first(jobs, job)
     state.start_collecting(job, "created")
