@@ -473,7 +473,7 @@ class CloudManagerClient:
         """All `results` of a paginated resource, following `next` links to the last page."""
         where = f"group {group}" if group else "the API"
         query = urlencode({"itemsPerPage": str(ITEMS_PER_PAGE), "pageNum": "1"})
-        page_url: str | None = f"{url}?{query}"
+        page_url: str | None = f"{url}{'&' if '?' in url else '?'}{query}"
         followed: set[str] = set()  # pages already requested: a repeat would loop forever
         items: list[Any] = []
         while page_url is not None:
