@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -47,6 +48,7 @@ from bulkdl.models import GroupInfo, Job
 from bulkdl.runner import RunOptions
 from bulkdl.selection import DEFAULT_SIZE_PER_FILE, collect_request
 from bulkdl.summary import human_bytes
+from bulkdl.waits import wait_report_interval
 
 
 def _settings(
@@ -59,6 +61,8 @@ def _settings(
     insecure: bool,
     debug: bool,
     out: Path | None = None,
+    *,
+    need_out_dir: bool = False,
 ) -> Settings:
     overrides = Overrides(
         out_dir=out,
@@ -69,7 +73,7 @@ def _settings(
         base_url=base_url,
         insecure=insecure,
     )
-    return load(config, overrides, debug, need_out_dir=out is not None)
+    return load(config, overrides, debug, need_out_dir=need_out_dir)
 
 
 def _table(console: Console, title: str, columns: list[str], rows: list[list[str]]) -> None:
@@ -246,7 +250,16 @@ def collect(
     except BulkdlError as exc:
         fail_to_start(exc, debug)
     settings = _settings(
-        config, group, all_groups, org, group_name, base_url, insecure, debug, out=out
+        config,
+        group,
+        all_groups,
+        org,
+        group_name,
+        base_url,
+        insecure,
+        debug,
+        out=out,
+        need_out_dir=download,  # archives go to --out (or out_dir), never silently to cwd
     )
     options = RunOptions(
         collect=body,
@@ -255,6 +268,7 @@ def collect(
         download=download,
         timeout_s=timeout,
         dry_run=dry_run,
+        wait_report_s=wait_report_interval(os.environ, live_display=err_console().is_terminal),
     )
     run_and_exit(settings, options, quiet=quiet, as_json=as_json, debug=debug)
 
