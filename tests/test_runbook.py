@@ -7,12 +7,23 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bulkdl.emulator import EmulatorThread, Fleet
 from bulkdl.emulator.archives import make_archive
+from bulkdl.models import GroupId, Job, JobId, JobStatus
+from bulkdl.selection import JobFilter, unmatched_jobs
+from bulkdl.waits import (
+    WAIT_REPORT_ENV,
+    WAIT_REPORT_S,
+    WaitBoard,
+    human_age,
+    old_in_progress_warning,
+    wait_report_interval,
+)
 from tests.conftest import CliResult, make_fleet, read_manifest, run_cli, write_config
 from tests.test_workflow import COLLECT as FLEET_COLLECT
 
@@ -298,3 +309,91 @@ def test_no_wait_report_with_default_interval_in_a_short_wait(tmp_path: Path) ->
     result = _collect_and_wait(tmp_path, 0.3, {})
     assert result.exit_code == 0, result.output
     assert "still waiting" not in result.stderr
+
+
+# --- the pure rules behind them ---------------------------------------------------------------
+
+_NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+
+def _job(n: int, status: str = "IN_PROGRESS", created: str = "2026-11-30T11:00:00Z") -> Job:
+    return Job(
+        group_id=GroupId(f"{n % 2:024x}"),
+        id=JobId(f"{n + 16:024x}"),
+        status=JobStatus.parse(status),
+        raw_status=status,
+        creation_date=created,
+        resource_name="rs0",
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "live", "interval"),
+    [
+        ({}, False, WAIT_REPORT_S),
+        ({}, True, None),  # the live display shows the state instead
+        ({WAIT_REPORT_ENV: "0.5"}, False, 0.5),
+        ({WAIT_REPORT_ENV: "0.5"}, True, None),
+        ({WAIT_REPORT_ENV: "soon"}, False, WAIT_REPORT_S),
+        ({WAIT_REPORT_ENV: "-1"}, False, WAIT_REPORT_S),
+        ({WAIT_REPORT_ENV: "nan"}, False, WAIT_REPORT_S),
+    ],
+)
+def test_wait_report_interval(env: dict[str, str], live: bool, interval: float | None) -> None:
+    assert wait_report_interval(env, live_display=live) == interval
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(-3, "0 s"), (45, "45 s"), (119, "119 s"), (720, "12 min"), (5 * 3600, "5 h"),
+     (47 * 3600, "47 h"), (3 * 86400 + 5, "3 days")],
+)
+def test_human_age(seconds: float, text: str) -> None:
+    assert human_age(seconds) == text
+
+
+def test_wait_board_line() -> None:
+    board = WaitBoard()
+    assert board.line(_NOW) is None
+    board.waiting("a" * 24, "1" * 24, _NOW - timedelta(minutes=3))
+    assert board.line(_NOW) == (
+        "still waiting for 1 job IN_PROGRESS in 1 group; the oldest was created 3 min ago"
+    )
+    board.waiting("a" * 24, "2" * 24, _NOW - timedelta(seconds=10))
+    board.waiting("b" * 24, "3" * 24, _NOW - timedelta(hours=5))
+    assert board.line(_NOW) == (
+        "still waiting for 3 jobs IN_PROGRESS in 2 groups; the oldest was created 5 h ago"
+    )
+    for job in ("1" * 24, "2" * 24, "3" * 24):
+        board.done(job)
+    assert board.line(_NOW) is None
+
+
+def test_old_in_progress_warning_only_past_a_day() -> None:
+    fresh = _job(1, created="2026-11-29T12:30:00Z")  # 23.5 h old
+    assert old_in_progress_warning([fresh, _job(2, created="")], _NOW) is None
+    old = [_job(3, created="2026-11-20T12:00:00Z"), _job(4, created="2026-11-28T11:00:00Z")]
+    warning = old_in_progress_warning([fresh, *old], _NOW)
+    assert warning is not None
+    assert warning.startswith("--wait includes 2 IN_PROGRESS jobs in 2 groups created more")
+    assert "(the oldest 10 days ago)" in warning
+
+
+def test_unmatched_jobs_names_the_flag_that_left_each_out() -> None:
+    listed = [_job(1, "SUCCESS"), _job(2, "FAILURE", created="2026-01-01T00:00:00Z")]
+    missing = JobId("f" * 24)
+    wanted = JobFilter(
+        job_ids=frozenset({listed[0].id, listed[1].id, missing}),
+        statuses=frozenset({JobStatus.FAILURE, JobStatus.SUCCESS}),
+        since=_NOW - timedelta(days=7),
+    )
+    found = {u.job_id: u for u in unmatched_jobs(wanted, listed)}
+    assert set(found) == {listed[1].id, missing}  # listed[0] is selected
+    assert found[missing].group_id is None
+    assert "not found in the listings of the selected groups" in found[missing].error
+    assert found[listed[1].id].group_id == listed[1].group_id
+    assert "--since (created 2026-01-01T00:00:00Z)" in found[listed[1].id].error
+    assert unmatched_jobs(JobFilter(), listed) == []
+    narrow = JobFilter(job_ids=frozenset({listed[0].id}), resource_name="shard-*")
+    (only,) = unmatched_jobs(narrow, listed)
+    assert "--resource-name (its resource is 'rs0')" in only.error
