@@ -37,6 +37,36 @@ def settle(max_wait_s: float, threshold: float = 0.15) -> float:
             return busy
 
 
+def disk_stat(path: Path) -> Path | None:
+    """The block-layer counters (/sys/dev/block/M:m/stat) of the disk `path` lives on."""
+    dev = path.stat().st_dev
+    stat = Path(f"/sys/dev/block/{os.major(dev)}:{os.minor(dev)}/stat")
+    return stat if stat.exists() else None
+
+
+def wait_disk_idle(stat: Path | None, max_wait_s: float, quiet_s: float = 0.15) -> float:
+    """Wait until the disk has nothing in flight and its counters stand still for quiet_s;
+    return the seconds waited.
+
+    `sync` returns once the data is written, but the disk may still be busy with the previous
+    run's deleted output (ext4 mounted with `discard` trims the freed blocks after the journal
+    commit) and the next tool would pay for it, fsyncing behind that work.
+    """
+    if stat is None or max_wait_s <= 0:
+        return 0.0
+    start = time.monotonic()
+    last: list[str] = []
+    still_since = start
+    while (now := time.monotonic()) - start < max_wait_s:
+        fields = stat.read_text().split()
+        if fields != last or fields[8] != "0":  # field 9: I/Os in flight
+            last, still_since = fields, now
+        elif now - still_since >= quiet_s:
+            break
+        time.sleep(0.02)
+    return time.monotonic() - start
+
+
 def tool_version(argv: list[str], cwd: Path | None = None) -> str:
     """The first line a `--version` prints; on failure the last line of its error output."""
     try:

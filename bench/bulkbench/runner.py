@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .console import say
 from .fixtures import Fixture
-from .machine import machine_busy_s, settle
+from .machine import machine_busy_s, settle, wait_disk_idle
 from .measure import Measured, measure
 from .servers import Server, read_traffic, server_cpu_s, tail
 from .tools import Tool, prepare_command
@@ -24,6 +24,8 @@ class Plan:
     work: Path
     concurrency: int
     settle_s: float
+    disk: Path | None  # the work dir's disk counters, to wait for it to go idle
+    disk_wait_s: float  # at most this long (0: do not wait, the quick smoke)
 
 
 @dataclass(slots=True)
@@ -38,6 +40,7 @@ class RunResult:
     server_cpu_s: float
     other_cpu_s: float  # the rest of the machine meanwhile: other processes, kernel writeback
     busy_before: float | None  # cores busy just before the run (with --settle)
+    disk_wait_s: float  # waited for the disk to go idle before the run
     rss_mib: float
     exit_code: int
     requests: int
@@ -77,6 +80,7 @@ def run_once(tool: Tool, index: int, fixture: Fixture, plan: Plan) -> RunResult:
     base_url = plan.server.ports.base_url(fixture.workload)
     argv, env = prepare_command(tool, fixture, base_url, out, scratch, plan.concurrency)
     os.sync()  # start from no dirty pages: the previous run's writeback must not land on us
+    disk_wait = wait_disk_idle(plan.disk, plan.disk_wait_s)
     read_traffic(plan.server)  # skip anything logged before this run
     log = scratch / "output.log"
     busy_before = settle(plan.settle_s) if plan.settle_s > 0 else None
@@ -99,6 +103,7 @@ def run_once(tool: Tool, index: int, fixture: Fixture, plan: Plan) -> RunResult:
         server_cpu_s=server_cpu,
         other_cpu_s=max(0.0, machine_cpu - server_cpu - m.user_s - m.sys_s),
         busy_before=busy_before,
+        disk_wait_s=disk_wait,
         rss_mib=m.rss_kib / 1024,
         exit_code=m.exit_code,
         requests=traffic.requests,

@@ -8,6 +8,7 @@ included), like a server across a WAN. Both write one access-log line per reques
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import signal
 import socket
@@ -90,6 +91,25 @@ def wait_listening(ports: Ports, proc: subprocess.Popen[bytes], what: str, log: 
     if waiting:
         proc.kill()
         raise SystemExit(f"{what} did not listen on 127.0.0.1:{waiting[0]} within 15 s")
+
+
+def check_wan_delay(server: Server, delay_ms: int) -> float:
+    """Time one request on the wan port (a group that does not exist: 401 or 404, after the
+    delay); exit if it came back sooner than the delay, so a broken delay cannot pass."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.ports.wan, timeout=10)
+    try:
+        start = time.perf_counter()
+        conn.request("GET", "/api/public/v1.0/groups/0/logCollectionJobs")
+        status = conn.getresponse().status
+        took = time.perf_counter() - start
+    finally:
+        conn.close()
+    if took < delay_ms / 1000:
+        raise SystemExit(
+            f"the {server.kind} wan port answered {status} in {took * 1000:.0f} ms; "
+            f"it should wait {delay_ms} ms"
+        )
+    return took
 
 
 def read_traffic(server: Server) -> Traffic:
