@@ -17,7 +17,7 @@ from pathlib import Path
 from .console import emit, say
 from .fixtures import PRIVATE_KEY, Fixture, ensure_fixture
 from .machine import disk_stat, machine_facts, stack_line
-from .measure import measure
+from .measure import forker_floor_kib, measure
 from .report import ToolSummary, summarise, table
 from .runner import Plan, RunResult, run_workload
 from .servers import Ports, Server
@@ -43,7 +43,10 @@ def emit_header(setup: Setup, server: Server, facts: dict[str, str]) -> None:
         "(each run starts after sync, so earlier writeback is not billed to it)"
     )
     emit("- MB = 10^6 bytes; 'vs X' = X's median wall / the tool's median wall")
-    emit("- wall, CPU and peak RSS from wait4 of the tool, forked by a small helper process")
+    emit(
+        "- wall, CPU and peak RSS (ru_maxrss) from wait4 of the tool, spawned by a small helper "
+        f"process: nothing below its {forker_floor_kib() / 1024:.1f} MiB can show"
+    )
     for n in setup.notes:
         emit(f"- {n}")
     emit()
