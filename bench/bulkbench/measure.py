@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -30,17 +31,24 @@ def measure(argv: Sequence[str], env: dict[str, str], log: Path, cwd: Path) -> M
     PYTHONPATH names.
     """
     spec = json.dumps({"argv": list(argv), "log": str(log), "cwd": str(cwd)})
-    done = subprocess.run(  # noqa: S603 -- the forker, argv built by the harness, no shell
+    forker = subprocess.Popen(  # noqa: S603 -- the forker, argv built by the harness, no shell
         [sys.executable, "-I", "-S", str(FORKER), spec],
         env=env,
         stdin=subprocess.DEVNULL,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        check=False,
+        start_new_session=True,  # its own process group: stopped as a whole below
     )
-    if done.returncode != 0:
-        raise RuntimeError(f"the forker failed: {done.stderr.strip() or done.returncode}")
-    got = json.loads(done.stdout.splitlines()[-1])
+    try:
+        stdout, stderr = forker.communicate()
+    except BaseException:  # Ctrl-C or SIGTERM to the harness: the tool must not live on
+        os.killpg(forker.pid, signal.SIGTERM)
+        forker.wait()
+        raise
+    if forker.returncode != 0:
+        raise RuntimeError(f"the forker failed: {stderr.strip() or forker.returncode}")
+    got = json.loads(stdout.splitlines()[-1])
     return Measured(
         exit_code=int(got["exit_code"]),
         wall_s=float(got["wall_s"]),
