@@ -11,7 +11,7 @@ from .console import say
 from .fixtures import Fixture
 from .machine import machine_busy_s, settle, wait_disk_idle
 from .measure import Measured, measure
-from .servers import Server, read_traffic, server_cpu_s, tail
+from .servers import Server, read_traffic, server_cpu_s, skip_traffic, tail
 from .tools import Tool, prepare_command
 from .verify import verify_download, verify_listing, verify_sums
 
@@ -81,7 +81,7 @@ def run_once(tool: Tool, index: int, fixture: Fixture, plan: Plan) -> RunResult:
     argv, env = prepare_command(tool, fixture, base_url, out, scratch, plan.concurrency)
     os.sync()  # start from no dirty pages: the previous run's writeback must not land on us
     disk_wait = wait_disk_idle(plan.disk, plan.disk_wait_s)
-    read_traffic(plan.server)  # skip anything logged before this run
+    skip_traffic(plan.server)  # e.g. the wan port's check at start
     log = scratch / "output.log"
     busy_before = settle(plan.settle_s) if plan.settle_s > 0 else None
     server_before = server_cpu_s(plan.server)

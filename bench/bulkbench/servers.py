@@ -112,6 +112,11 @@ def check_wan_delay(server: Server, delay_ms: int) -> float:
     return took
 
 
+def skip_traffic(server: Server) -> None:
+    """Forget what is logged so far (the previous run's lines were awaited after it)."""
+    server.log_offset = server.log_path.stat().st_size
+
+
 def read_traffic(server: Server) -> Traffic:
     """Requests logged since the last call (waits for the log to settle: lines land late)."""
     size, still = -1, 0
