@@ -27,7 +27,11 @@ class Ports:
 
     @classmethod
     def free(cls) -> Ports:
-        return cls(free_port(), free_port())
+        """Two ports the kernel has free (both held at once, so they differ)."""
+        with socket.socket() as a, socket.socket() as b:
+            a.bind(("127.0.0.1", 0))
+            b.bind(("127.0.0.1", 0))
+            return cls(a.getsockname()[1], b.getsockname()[1])
 
     def base_url(self, workload: Workload) -> str:
         """Where `workload` is served: its listings name this URL in `downloadUrl`."""
@@ -60,13 +64,6 @@ class Traffic:
     challenges: int  # 401 answers
     connections: int
     other_errors: int  # non-200, non-401 answers
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def tail(path: Path, lines: int = 20) -> str:

@@ -23,7 +23,7 @@ RSS_MAX_MIB = 64.0
 LIST_CPU_MAX_S = 0.5
 VERSION_WALL_MAX_S = 0.15
 CPU_PER_GB_MAX = 2.0  # x curl's
-CPU_PER_GB_WORKLOADS = ("5m", "512m")
+CPU_PER_GB_WORKLOADS = (("5m", "200 x 5 MiB"), ("512m", "4 x 512 MiB"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +63,21 @@ def targets(done: Done, version_wall: float | None, version_error: str | None) -
         )
     )
     out.append(version_target(version_wall, version_error))
-    out += [cpu_per_gb(done, key) for key in CPU_PER_GB_WORKLOADS]
+    out += [cpu_per_gb(done, key, title) for key, title in CPU_PER_GB_WORKLOADS]
+    out.append(worst_challenges(done))
     return out
+
+
+def worst_challenges(done: Done) -> Target:
+    """bulkdl pays one digest challenge per run, not one per request (one connection pool)."""
+    counts = [s.challenges for key in done if (s := _of(done, key)) and s.challenges is not None]
+    worst = max(counts) if counts else None
+    return _check(
+        "<= 1 401 challenge per run (one connection pool)",
+        worst,
+        lambda v: f"{v:.0f} (worst workload)",
+        worst is not None and worst <= 1,
+    )
 
 
 def worst_rss(done: Done) -> Target:
@@ -85,9 +98,9 @@ def version_target(wall: float | None, error: str | None) -> Target:
     return _check(text, wall, lambda v: f"{v:.3f} s", ok)
 
 
-def cpu_per_gb(done: Done, key: str) -> Target:
+def cpu_per_gb(done: Done, key: str, title: str) -> Target:
     mine, curl = _of(done, key), _of(done, key, "curl")
-    text = f"{key}: client CPU per GB <= {CPU_PER_GB_MAX:.0f}x curl's"
+    text = f"{title}: client CPU per GB <= {CPU_PER_GB_MAX:.0f}x curl's"
     if not (mine and curl and mine.cpu_s_per_gb and curl.cpu_s_per_gb):
         return Target(text, "n/a", None)
     ratio = mine.cpu_s_per_gb / curl.cpu_s_per_gb
