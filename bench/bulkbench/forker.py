@@ -3,10 +3,10 @@
 Why a separate small process: Linux carries the RSS high-water mark of whatever process
 calls exec into the new program's `ru_maxrss`. Spawned straight from the harness (tens of
 MiB), every tool would inherit the harness's peak. This interpreter forks once at start (the
-child's high-water mark is then its current ~8 MiB, not its start-up peak) and that child
+child's high-water mark is then its current ~7 MiB, not its start-up peak) and that child
 spawns the tool (posix_spawn: vfork, no wake-up to wait for inside the timed span). The
 tool's `ru_maxrss`, read once from `wait4` when it exits, is then its own peak (never below
-~8 MiB): exact, and nothing polls /proc while it runs.
+~7 MiB): exact, and nothing polls /proc while it runs.
 
 Usage: forker.py '{"argv": [...], "log": PATH, "cwd": DIR}'; prints one JSON line.
 """
