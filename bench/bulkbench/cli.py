@@ -98,7 +98,6 @@ def emit_targets(goals: list[Target], quick: bool) -> None:
 
 def write_json(path: Path, setup: Setup, server: Server, **parts: object) -> None:
     doc = {
-        "started": datetime.now(UTC).isoformat(),
         "quick": setup.args.quick,
         "runs": setup.runs,
         "concurrency": setup.args.concurrency,
@@ -106,11 +105,12 @@ def write_json(path: Path, setup: Setup, server: Server, **parts: object) -> Non
         "tools": [asdict(t) for t in setup.tools],
         **parts,
     }
-    path.write_text(json.dumps(doc, indent=2, default=asdict))
+    path.write_text(json.dumps(doc, indent=2))
 
 
 def run_all(setup: Setup, server: Server, fixtures: list[Fixture]) -> int:
     """Every workload, then the start-up timing, the targets and the JSON; 1 if a run FAILED."""
+    started = datetime.now(UTC).isoformat()
     facts = machine_facts(setup.work)
     facts |= {f"{t.name} stack": stack_line(t.argv) for t in setup.tools if t.kind == "bulkdl"}
     emit_header(setup, server, facts)
@@ -133,6 +133,7 @@ def run_all(setup: Setup, server: Server, fixtures: list[Fixture]) -> int:
         result_path,
         setup,
         server,
+        started=started,
         machine=facts,
         workloads={
             fx.workload.key: {
