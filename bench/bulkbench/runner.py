@@ -71,7 +71,8 @@ def run_workload(fixture: Fixture, tools: list[Tool], runs: int, plan: Plan) -> 
 
 
 def run_once(tool: Tool, index: int, fixture: Fixture, plan: Plan) -> RunResult:
-    """A fresh output folder, `sync`, (settle), the timed run, then the byte-for-byte check."""
+    """A fresh output folder, `sync`, an idle disk, (settle), the timed run, then the
+    byte-for-byte check."""
     out = plan.work / "out" / f"{tool.name}-{index}"
     scratch = plan.work / "scratch" / tool.name
     for d in (out, scratch):
