@@ -1,13 +1,17 @@
 // HTTP Digest (RFC 7616, MD5, qop=auth) for nginx via njs, as Cloud Manager answers it:
 // realm "MMS Public API", no opaque, stale=true for an expired nonce. Nonces are stateless
-// (issue time + HMAC), so any worker can check any nonce. bench/run.py substitutes the
-// @...@ values when it writes the config; this file is used by the benchmark only.
+// (issue time + HMAC), so any worker can check any nonce. `delayed` is the `wan` port's
+// content handler: it waits DELAY_MS on every request, 401s included, then answers.
+// The bench (bulkbench/nginx.py) substitutes the @...@ values when it writes the config;
+// this file is used by the benchmark only.
 var crypto = require('crypto');
 
 var REALM = 'MMS Public API';
 var USER = @USER@;
 var PASS = @PASS@;
 var SECRET = @SECRET@;
+var AUTH = @AUTH@;
+var DELAY_MS = @DELAY_MS@;
 var TTL_S = 300;
 var PAIR = /([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,"]*))/g;
 
@@ -59,11 +63,26 @@ function verdict(r) {
     return 'ok';
 }
 
-function challenge(r) {
+function header(stale) {
     var issued = String(Math.floor(Date.now() / 1000));
-    var stale = r.variables.digest_verdict === 'stale' ? 'true' : 'false';
     return 'Digest realm="' + REALM + '", domain="", nonce="' + issued + 'n' + sign(issued)
-        + '", algorithm=MD5, qop="auth", stale=' + stale;
+        + '", algorithm=MD5, qop="auth", stale=' + (stale ? 'true' : 'false');
 }
 
-export default {verdict, challenge};
+function challenge(r) {
+    return header(r.variables.digest_verdict === 'stale');
+}
+
+function delayed(r) {
+    setTimeout(function () {
+        var v = AUTH ? verdict(r) : 'ok';
+        if (v !== 'ok') {
+            r.headersOut['WWW-Authenticate'] = header(v === 'stale');
+            r.return(401);
+            return;
+        }
+        r.internalRedirect(r.uri.endsWith('/download') ? '@download' : '@listing');
+    }, DELAY_MS);
+}
+
+export default {verdict, challenge, delayed};

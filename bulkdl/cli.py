@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -57,6 +58,7 @@ from bulkdl.config import Overrides, Secret, Settings
 from bulkdl.errors import BulkdlError, ExitStatus
 from bulkdl.models import group_id
 from bulkdl.runner import Run, RunOptions, RunResult
+from bulkdl.waits import wait_report_interval
 
 app.add_typer(config_app, name="config")
 
@@ -110,6 +112,7 @@ def download(
         timeout_s=timeout,
         dry_run=dry_run,
         extract=extract,
+        wait_report_s=wait_report_interval(os.environ, live_display=err_console().is_terminal),
     )
     run_and_exit(settings, options, quiet=quiet, as_json=as_json, debug=debug)
 

@@ -196,9 +196,7 @@ def finish(
         result = guarded(console, debug, main)
     finally:
         reporter.close()
-    summary = result.summary
-    for line in summary.failures:
-        console.print(f"failed: {line}", markup=False, highlight=False, soft_wrap=True)
+    summary = result.summary  # each failure was said once already, as it happened
     if not quiet or summary.exit_status is not ExitStatus.OK:
         console.print(summary.line(), markup=False, highlight=False, soft_wrap=True)
     if as_json:
@@ -279,7 +277,8 @@ def run_and_exit(
     )
     if options.dry_run and results:
         print_plan(console, results[0], settings, as_json=as_json)
-        raise typer.Exit(ExitStatus.FAILED if any(p.error for p in results[0].plan) else 0)
+        failed = summary.failed or any(p.error for p in results[0].plan)
+        raise typer.Exit(ExitStatus.FAILED if failed else ExitStatus.OK)
     raise typer.Exit(summary.exit_status)
 
 
@@ -287,6 +286,7 @@ def print_plan(console: Console, result: RunResult, settings: Settings, *, as_js
     """A dry run's plan: per group, then totals and the free-space check."""
     plan = sorted(result.plan, key=lambda p: p.group_id)
     total_jobs = sum(p.to_download for p in plan)
+    total_skips = sum(p.to_skip for p in plan)
     total_bytes = sum(p.bytes_upper_bound for p in plan)
     creates = sum(1 for p in plan if p.would_create is not None)
     free = result.free_bytes
@@ -298,6 +298,7 @@ def print_plan(console: Console, result: RunResult, settings: Settings, *, as_js
                     "groupId": p.group_id,
                     "statuses": p.statuses,
                     "toDownload": p.to_download,
+                    "toSkip": p.to_skip,
                     "bytesUpperBound": p.bytes_upper_bound,
                     "wouldCreate": p.would_create,
                     "error": p.error,
@@ -305,6 +306,7 @@ def print_plan(console: Console, result: RunResult, settings: Settings, *, as_js
                 for p in plan
             ],
             "toDownload": total_jobs,
+            "toSkip": total_skips,
             "bytesUpperBound": total_bytes,
             "wouldCreate": creates,
             "freeBytes": free,
@@ -327,13 +329,14 @@ def print_plan(console: Console, result: RunResult, settings: Settings, *, as_js
             say(
                 console,
                 f"group {p.group_id}: {counts or 'no jobs'}; would download "
-                f"{p.to_download} (up to {human_bytes(p.bytes_upper_bound)})",
+                f"{p.to_download} (up to {human_bytes(p.bytes_upper_bound)}), skip "
+                f"{p.to_skip} already complete",
             )
     say(
         console,
         f"dry run: would create {creates} jobs and download {total_jobs} archives, "
         f"up to {human_bytes(total_bytes)} (uncompressed sizes, an upper bound) into "
-        f"{settings.out_dir}",
+        f"{settings.out_dir}; skip {total_skips} already complete",
     )
     if free is not None:
         verdict = "fits" if fits else "MAY NOT FIT"

@@ -4,6 +4,7 @@ app)."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -57,6 +58,7 @@ from bulkdl.selection import (
     collection_range,
 )
 from bulkdl.summary import human_bytes
+from bulkdl.waits import wait_report_interval
 
 FromOpt = Annotated[
     str | None,
@@ -82,6 +84,8 @@ def _settings(
     debug: bool,
     out: Path | None = None,
     profile: str | None = None,
+    *,
+    need_out_dir: bool = False,
 ) -> Settings:
     overrides = Overrides(
         profile=profile,
@@ -93,7 +97,7 @@ def _settings(
         base_url=base_url,
         insecure=insecure,
     )
-    return load(config, overrides, debug, need_out_dir=out is not None)
+    return load(config, overrides, debug, need_out_dir=need_out_dir)
 
 
 # Columns holding 24-hex ids: never folded or cut, so an id can be copied whole from a table.
@@ -339,7 +343,17 @@ def collect(
     except BulkdlError as exc:
         fail_to_start(exc, debug)
     settings = _settings(
-        config, group, all_groups, org, group_name, base_url, insecure, debug, out, profile
+        config,
+        group,
+        all_groups,
+        org,
+        group_name,
+        base_url,
+        insecure,
+        debug,
+        out=out,
+        profile=profile,
+        need_out_dir=download,  # archives go to --out (or out_dir), never silently to cwd
     )
     options = RunOptions(
         collect=body,
@@ -349,6 +363,7 @@ def collect(
         download=download,
         timeout_s=timeout,
         dry_run=dry_run,
+        wait_report_s=wait_report_interval(os.environ, live_display=err_console().is_terminal),
     )
     run_and_exit(settings, options, quiet=quiet, as_json=as_json, debug=debug)
 

@@ -29,6 +29,7 @@ from bulkdl.selection import (
     format_api_date,
     new_expiration,
     select_groups,
+    unmatched_jobs,
 )
 
 T = TypeVar("T")
@@ -89,15 +90,18 @@ class Fleet:
         found, malformed = await self.call(
             "", lambda: self.client.list_groups(self.settings.org)
         )
-        return choose_groups(self.settings, found), [m.error for m in malformed]
+        chosen, missing = choose_groups(self.settings, found)
+        return chosen, [m.error for m in malformed] + missing
 
     async def jobs(
         self, job_filter: JobFilter, *, verbose: bool = False
     ) -> tuple[list[Job], list[str]]:
         """Every matching job of every group (with its host parts when `verbose`), and one line
-        per group that could not be listed (or listed entry skipped for a malformed id)."""
+        per group that could not be listed (or listed entry skipped for a malformed id, or
+        --group / --job that matched nothing)."""
         groups, failures = await self.resolve_groups()
         found: dict[str, list[Job]] = {}
+        listed: list[Job] = []
         fatal: list[BulkdlError] = []
 
         async def one(group: GroupId) -> None:
@@ -113,6 +117,7 @@ class Fleet:
                     failures.append(str(exc))
                 return
             failures.extend(m.error for m in malformed)
+            listed.extend(jobs)
             found[group] = [j for j in jobs if job_filter.matches(j)]
 
         async with anyio.create_task_group() as tg:
@@ -120,6 +125,7 @@ class Fleet:
                 tg.start_soon(one, group)
         if fatal:
             raise fatal[0]
+        failures.extend(u.error for u in unmatched_jobs(job_filter, listed))
         return [j for g in groups for j in found.get(g, [])], failures
 
     async def act(
@@ -190,6 +196,7 @@ async def extend_jobs(
 
     def decide(job: Job) -> str | None:
         if job.status is JobStatus.EXPIRED:
+            _refuse_if_named(job, job_filter, "an EXPIRED job cannot be extended")
             return None
         return f"extend to {format_api_date(new_expiration(job, days, now))}"
 
@@ -208,7 +215,10 @@ async def retry_jobs(
     jobs, failures = await fleet.jobs(job_filter)
 
     def decide(job: Job) -> str | None:
-        return "retry" if job.status is JobStatus.FAILURE else None
+        if job.status is JobStatus.FAILURE:
+            return "retry"
+        _refuse_if_named(job, job_filter, f"only FAILURE jobs are retried (it is {job.raw_status})")
+        return None
 
     async def send(job: Job) -> None:
         await fleet.client.retry_job(job.group_id, job.id)
@@ -254,3 +264,10 @@ def deleted_result(job: Job, started: datetime, finished: datetime) -> JobResult
         finished_at=finished,
         collection_range=job.collection_range,
     )
+
+
+def _refuse_if_named(job: Job, job_filter: JobFilter, why: str) -> None:
+    """A job the action does not apply to is passed over, unless --job named it: then the
+    runbook asked for something that cannot happen, a refusal (exit 1) naming why."""
+    if job.id in job_filter.job_ids:
+        raise ConfigError(f"--job names it but {why}")

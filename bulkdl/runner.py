@@ -8,9 +8,9 @@ exceptions that cancel the others; only a rejected key (or no server at all) end
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
+import stat
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -47,9 +47,10 @@ from bulkdl.pacing import GroupPacer, retrying
 from bulkdl.planner import DownloadTarget, NotDownloadable, Recorded, plan_group, plan_job
 from bulkdl.progress import Reporter
 from bulkdl.scheduler import GroupQueue
-from bulkdl.selection import JobFilter, choose_groups
+from bulkdl.selection import JobFilter, choose_groups, parse_api_date, unmatched_jobs
 from bulkdl.sink import ArchiveFile, Written, already_complete, discard, receive
 from bulkdl.summary import RunSummary, human_bytes
+from bulkdl.waits import WaitBoard, old_in_progress_warning
 
 T = TypeVar("T")
 
@@ -67,6 +68,7 @@ class RunOptions:
     download: bool = True  # False: `bulkdl collect` without --download
     dry_run: bool = False  # list and plan; no POST, no download
     extract: bool = False  # unpack each verified archive to OUT/<groupId>/<jobId>/
+    wait_report_s: float | None = None  # with wait: a "still waiting" line this often
 
 
 @dataclass(slots=True)
@@ -76,6 +78,7 @@ class GroupPlan:
     group_id: str
     statuses: dict[str, int] = field(default_factory=dict)
     to_download: int = 0
+    to_skip: int = 0  # already complete in OUT: the manifest says so and the file matches
     bytes_upper_bound: int = 0
     would_create: dict[str, Any] | None = None
     error: str | None = None
@@ -127,6 +130,10 @@ class Run:
         self._free_bytes: int | None = None
         self._space_warned = False
         self._out: OutDir | None = None  # OUT, locked (None in a dry run)
+        self._peek: OutDir | None = None  # OUT opened to read only (a dry run)
+        self._named_jobs: list[Job] = []  # listed jobs that --job names, matched or not
+        self._old_waits: list[Job] = []  # IN_PROGRESS jobs to wait for, to warn about old ones
+        self._waits = WaitBoard()
 
     async def execute(self, *, handle_signals: bool = False) -> RunResult:
         """Run to the end; raises the error that stopped the run from starting (exit 2).
@@ -142,6 +149,8 @@ class Run:
         finally:
             if self._out is not None:
                 self._out.close()  # releases the lock: after the manifest's last line
+            if self._peek is not None:
+                self._peek.close()
 
     async def _execute(self, handle_signals: bool) -> RunResult:
         s = self.settings
@@ -150,12 +159,10 @@ class Run:
                 self.reporter.warn(warning)
             self._previous = await read_previous(s.out_dir, self._out.fd)
         elif (peek := await anyio.to_thread.run_sync(_peek_folder, s.out_dir)) is not None:
-            # A dry run reads OUT's manifest too (without locking): it counts what would
-            # really download.
-            try:
-                self._previous = await read_previous(s.out_dir, peek)
-            finally:
-                os.close(peek)
+            # A dry run reads OUT's manifest and archives too (without locking): it counts
+            # what would really download.
+            self._peek = OutDir(s.out_dir, peek, -1, [])
+            self._previous = await read_previous(s.out_dir, peek)
         self._free_bytes = await anyio.to_thread.run_sync(free_bytes, _existing_parent(s.out_dir))
         started = time.monotonic()
         client = CloudManagerClient(
@@ -201,10 +208,12 @@ class Run:
             )
             for bad in malformed:
                 await self._record(manifest, _malformed_result(bad))
-            chosen = choose_groups(s, found)
+            chosen, missing = choose_groups(s, found)
         except BulkdlError as exc:
             self._abort(exc)
             return []
+        for line in missing:
+            await self._record(manifest, _failed_line(line))
         self.reporter.note(f"{len(chosen)} groups selected")
         return chosen
 
@@ -237,13 +246,37 @@ class Run:
     async def _produce_all(
         self, client: CloudManagerClient, manifest: ManifestWriter, groups: list[GroupId]
     ) -> None:
-        """Find (or create) every group's jobs and queue what is downloadable."""
+        """Find (or create) every group's jobs and queue what is downloadable; then wait for
+        the IN_PROGRESS ones (--wait), saying what is still waited on now and then."""
         try:
-            async with anyio.create_task_group() as tg:
-                for group in groups:
-                    tg.start_soon(self._produce_group, client, manifest, group, tg)
+            async with anyio.create_task_group() as reports:
+                if self.options.wait and self.options.wait_report_s is not None:
+                    reports.start_soon(self._report_waits, self.options.wait_report_s)
+                async with anyio.create_task_group() as waits:
+                    async with anyio.create_task_group() as listings:
+                        for group in groups:
+                            listings.start_soon(
+                                self._produce_group, client, manifest, group, waits
+                            )
+                    await self._after_listings(manifest)
+                reports.cancel_scope.cancel()
         finally:
             self._queue.close()
+
+    async def _after_listings(self, manifest: ManifestWriter) -> None:
+        """Every group listed: fail each --job that selected nothing; warn about old waits."""
+        for found in unmatched_jobs(self.options.filter, self._named_jobs):
+            await self._record(manifest, _failed_line(found.error, found.group_id, found.job_id))
+        if self.options.filter.since is None and (
+            warning := old_in_progress_warning(self._old_waits, _now())
+        ):
+            self.reporter.warn(warning)
+
+    async def _report_waits(self, every_s: float) -> None:
+        while True:
+            await anyio.sleep(every_s)
+            if line := self._waits.line(_now()):
+                self.reporter.note(line)
 
     def _never_reached(self, client: CloudManagerClient) -> Callable[[BulkdlError], bool]:
         def check(exc: BulkdlError) -> bool:
@@ -313,14 +346,18 @@ class Run:
             return
         for bad in malformed:  # skipped and named; the group's other jobs go on
             await self._record(manifest, _malformed_result(bad))
+        self._named_jobs.extend(j for j in listed if j.id in opts.filter.job_ids)
         jobs = [j for j in listed if opts.filter.matches(j)]
         waiting = [j for j in jobs if opts.wait and j.status is JobStatus.IN_PROGRESS]
+        self._old_waits.extend(waiting)
         ready = [j for j in jobs if j not in waiting]
         targets, unavailable = plan_group(ready, self.settings.out_dir, self._previous)
-        self.reporter.listed(group, len(jobs), len(targets))
-        if opts.dry_run:
-            self.plan.append(_group_plan(group, jobs, targets, waiting))
+        if opts.dry_run:  # says what a real run would do, so the files are checked here
+            complete = {t.job.id for t in targets if await self._is_complete(t)}
+            self.reporter.listed(group, len(jobs), len(targets) - len(complete))
+            self.plan.append(_group_plan(group, jobs, targets, waiting, complete))
             return
+        self.reporter.listed(group, len(jobs), len(targets))
         self._check_space(targets)
         for item in unavailable:
             await self._record(manifest, _not_downloadable(item))
@@ -399,34 +436,48 @@ class Run:
         group: GroupId,
         job_id: JobId,
     ) -> None:
-        """Poll one job until it leaves IN_PROGRESS, then queue its download at once."""
+        """Poll one job until it leaves IN_PROGRESS, then queue its download at once.
+
+        Polls until the --timeout deadline itself (the last sleep is cut short to end there),
+        and a job still IN_PROGRESS then fails once, with the time really waited."""
         started = _now()
-        deadline = time.monotonic() + self.options.timeout_s
+        began = time.monotonic()
+        deadline = began + self.options.timeout_s
         interval = self.settings.poll_interval_s
-        while True:
-            try:
-                job: Job = await self._api(client, group, lambda: client.get_job(group, job_id))
-            except BulkdlError as exc:
-                await self._group_failed(manifest, client, group, exc, started, job_id)
-                return
-            if job.status is not JobStatus.IN_PROGRESS:
-                break
-            if time.monotonic() + interval > deadline:
-                await self._record(
-                    manifest,
-                    JobResult(
-                        group_id=group,
-                        job_id=job_id,
-                        status=job.raw_status,
-                        outcome=Outcome.FAILED,
-                        started_at=started,
-                        finished_at=_now(),
-                        error=f"still IN_PROGRESS after waiting {self.options.timeout_s:g} s",
-                    ),
-                )
-                return
-            await anyio.sleep(interval)
-            interval = min(30.0, interval * 1.5)
+        self._waits.waiting(group, job_id, started)
+        try:
+            while True:
+                try:
+                    job: Job = await self._api(
+                        client, group, lambda: client.get_job(group, job_id)
+                    )
+                except BulkdlError as exc:
+                    await self._group_failed(manifest, client, group, exc, started, job_id)
+                    return
+                if job.status is not JobStatus.IN_PROGRESS:
+                    break
+                self._waits.waiting(group, job_id, parse_api_date(job.creation_date) or started)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    waited = time.monotonic() - began
+                    await self._record(
+                        manifest,
+                        JobResult(
+                            group_id=group,
+                            job_id=job_id,
+                            status=job.raw_status,
+                            outcome=Outcome.FAILED,
+                            started_at=started,
+                            finished_at=_now(),
+                            error=f"still IN_PROGRESS after waiting {waited:.1f} s "
+                            f"(--timeout {self.options.timeout_s:g})",
+                        ),
+                    )
+                    return
+                await anyio.sleep(min(interval, left))
+                interval = min(30.0, interval * 1.5)
+        finally:
+            self._waits.done(job_id)
         self.reporter.note(f"group {group} job {job_id} finished: {job.raw_status}")
         planned = plan_job(job, self.settings.out_dir, self._previous)
         if isinstance(planned, NotDownloadable):
@@ -434,6 +485,33 @@ class Run:
         elif self.options.download:
             self._check_space([planned])
             self._queue.put(group, planned)
+
+    async def _is_complete(self, target: DownloadTarget) -> bool:
+        """What a real run would skip: the manifest recorded this archive and the file matches."""
+        prev, out = target.previous, self._out or self._peek
+        return (
+            prev is not None
+            and out is not None
+            and target.may_skip
+            and await already_complete(
+                out, target.job.group_id, target.final_path.name, prev.bytes, prev.sha256
+            )
+        )
+
+    async def _extract_kept(self, target: DownloadTarget, kept: JobResult) -> JobResult:
+        """--extract on an archive already on disk: unpack it unless its folder is there."""
+        dest = target.final_path.with_name(target.job.id)
+        if not self.options.extract or self._out is None:
+            return kept
+        if await anyio.to_thread.run_sync(_is_real_dir, dest):
+            return replace(kept, extracted_path=str(dest))
+        job = target.job
+        try:
+            await anyio.to_thread.run_sync(extract_archive, self._out, job.group_id, job.id)
+        except TransferError as exc:
+            return replace(kept, outcome=Outcome.FAILED, error=str(exc))
+        self.reporter.note(f"extracted {target.final_path} into {dest}/ (downloaded earlier)")
+        return replace(kept, extracted_path=str(dest))
 
     def _check_space(self, targets: list[DownloadTarget]) -> None:
         """Warn once when the listed sizes (an upper bound) exceed the free space."""
@@ -495,18 +573,15 @@ class Run:
         assert self._out is not None  # downloads happen only in a run that locked OUT
         name = target.final_path.name
         prev = target.previous
-        if (
-            prev is not None
-            and target.may_skip
-            and await already_complete(self._out, job.group_id, name, prev.bytes, prev.sha256)
-        ):
-            return replace(
+        if prev is not None and await self._is_complete(target):
+            skipped = replace(
                 base,
                 outcome=Outcome.SKIPPED,
                 bytes=prev.bytes,
                 sha256=prev.sha256,
                 finished_at=_now(),
             )
+            return await self._extract_kept(target, skipped)
         # Asked before the first byte: once the archive is renamed into place nothing may
         # stand between it and its manifest line (a Ctrl-C there would lose the line).
         failed_parts = await self._failed_parts(client, job)
@@ -575,6 +650,22 @@ class Run:
         return replace(done, extracted_path=str(dest))
 
 
+def _failed_line(
+    error: str, group: str | None = None, job: JobId | None = None
+) -> JobResult:
+    """A failure that is no download's: a --group or --job that selected nothing."""
+    now = _now()
+    return JobResult(
+        group_id=group or "",
+        job_id=job,
+        status=None,
+        outcome=Outcome.FAILED,
+        error=error,
+        started_at=now,
+        finished_at=now,
+    )
+
+
 def _malformed_result(bad: Malformed) -> JobResult:
     """The failed line of a listing entry skipped for its id: quoted, never a path."""
     now = _now()
@@ -605,6 +696,14 @@ def _not_downloadable(item: NotDownloadable) -> JobResult:
     )
 
 
+def _is_real_dir(path: Path) -> bool:
+    """A folder that is not a link (a planted link is left to extract_archive to refuse)."""
+    try:
+        return stat.S_ISDIR(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
 def _peek_folder(path: Path) -> int | None:
     """OUT as an fd for a dry run to read its manifest; None when there is no OUT yet."""
     return open_folder(path) if path.is_dir() else None
@@ -619,12 +718,19 @@ def _existing_parent(path: Path) -> Path:
 
 
 def _group_plan(
-    group: GroupId, jobs: list[Job], targets: list[DownloadTarget], waiting: list[Job]
+    group: GroupId,
+    jobs: list[Job],
+    targets: list[DownloadTarget],
+    waiting: list[Job],
+    complete: set[JobId],
 ) -> GroupPlan:
+    """The counts a real run would show: `complete` ones skipped, every other target fetched
+    (new, stale, or recorded but damaged or missing on disk), plus the jobs waited for."""
     plan = GroupPlan(group)
     for job in jobs:
         plan.statuses[job.raw_status] = plan.statuses.get(job.raw_status, 0) + 1
-    fresh = [t for t in targets if not t.may_skip]  # new, or replacing a stale archive
+    fresh = [t for t in targets if t.job.id not in complete]
+    plan.to_skip = len(targets) - len(fresh)
     plan.to_download = len(fresh) + len(waiting)
     plan.bytes_upper_bound = sum(
         j.uncompressed_size_bytes or 0 for j in [*(t.job for t in fresh), *waiting]

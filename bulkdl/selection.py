@@ -22,6 +22,7 @@ from bulkdl.models import (
     GroupId,
     GroupInfo,
     Job,
+    JobId,
     JobStatus,
 )
 from bulkdl.models import (
@@ -57,19 +58,48 @@ class JobFilter:
     resource_name: str | None = None  # a glob, matched against resourceName
 
     def matches(self, job: Job) -> bool:
+        return self.left_out_by(job) is None
+
+    def left_out_by(self, job: Job) -> str | None:
+        """Why the filter leaves `job` out (naming the flag), or None when it selects it."""
         if self.job_ids and job.id not in self.job_ids:
-            return False
+            return "--job"
         if self.statuses and job.status not in self.statuses:
-            return False
+            return f"--status (it is {job.raw_status})"
         if self.resource_name is not None and not fnmatch.fnmatchcase(
             job.resource_name or "", self.resource_name
         ):
-            return False
+            return f"--resource-name (its resource is {job.resource_name!r})"
         if self.since is not None:
             created = parse_api_date(job.creation_date)
             if created is None or created < self.since:
-                return False
-        return True
+                return f"--since (created {job.creation_date or 'at an unknown date'})"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Unmatched:
+    """A `--job` id that selects nothing, and why (the group is None when no listing had it)."""
+
+    job_id: JobId
+    group_id: GroupId | None
+    error: str
+
+
+def unmatched_jobs(job_filter: JobFilter, listed: Iterable[Job]) -> list[Unmatched]:
+    """Each `--job` id that selects nothing among the listed jobs (taken before filtering):
+    a runbook naming a job must not succeed without touching it."""
+    found: dict[str, Job] = {job.id: job for job in listed if job.id in job_filter.job_ids}
+    unmatched = []
+    for wanted in sorted(job_filter.job_ids):
+        job = found.get(wanted)
+        if job is None:
+            error = f"job {wanted}: not found in the listings of the selected groups (--job)"
+            unmatched.append(Unmatched(JobId(wanted), None, error))
+        elif (reason := job_filter.left_out_by(job)) is not None:
+            error = f"group {job.group_id} job {wanted}: --job names it but {reason} leaves it out"
+            unmatched.append(Unmatched(job.id, job.group_id, error))
+    return unmatched
 
 
 def parse_statuses(raw: Iterable[str]) -> frozenset[JobStatus]:
@@ -154,16 +184,28 @@ def select_groups(groups: Iterable[GroupInfo], name_glob: str | None) -> list[Gr
     return [g for g in groups if name_glob is None or fnmatch.fnmatchcase(g.name, name_glob)]
 
 
-def choose_groups(settings: Settings, found: Iterable[GroupInfo]) -> list[GroupId]:
-    """The discovered groups a command acts on: name glob, then --group if also given."""
+def choose_groups(
+    settings: Settings, found: Iterable[GroupInfo]
+) -> tuple[list[GroupId], list[str]]:
+    """The discovered groups a command acts on (name glob, then --group if also given), and one
+    line per --group that discovery did not find: a failure of its own, the others go on.
+
+    ConfigError when nothing is chosen and no --group was named (a glob or org matching none).
+    """
+    where = f" in org {settings.org}" if settings.org else ""
+    named = f" named {settings.group_name!r}" if settings.group_name else ""
     chosen = [g.id for g in select_groups(found, settings.group_name)]
+    missing: list[str] = []
     if settings.groups:  # --group together with discovery: only those, if the key sees them
+        missing = [
+            f"group {g}: not among the groups{named}{where} visible to this API key (--group)"
+            for g in settings.groups
+            if g not in chosen
+        ]
         chosen = [g for g in chosen if g in settings.groups]
-    if not chosen:
-        where = f" in org {settings.org}" if settings.org else ""
-        named = f" named {settings.group_name!r}" if settings.group_name else ""
+    if not chosen and not missing:
         raise ConfigError(f"no groups{named}{where} are visible to this API key")
-    return chosen
+    return chosen, missing
 
 
 def collect_request(

@@ -152,7 +152,7 @@ def test_group_selection(tmp_path: Path) -> None:
         out_dir=tmp_path,
         group_name="prod-*",
     )
-    assert choose_groups(settings, found) == ["c" * 24]
+    assert choose_groups(settings, found) == (["c" * 24], [])
     with pytest.raises(ConfigError, match="no groups named 'qa-\\*'"):
         choose_groups(
             Settings(

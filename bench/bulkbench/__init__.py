@@ -1,0 +1,1 @@
+"""The bulkdl benchmark harness; `bench/run.py` is its entry point (see bench/README.md)."""
