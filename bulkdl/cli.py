@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +17,7 @@ import anyio
 import typer
 
 from bulkdl.cli_common import (
+    API_EPILOG,
     AllGroupsOpt,
     BaseUrlOpt,
     ConcurrencyOpt,
@@ -29,12 +32,14 @@ from bulkdl.cli_common import (
     JsonOpt,
     OrgOpt,
     OutOpt,
+    OutputOpt,
     QuietOpt,
     ResourceNameOpt,
     SinceOpt,
     StallOpt,
     StatusOpt,
     TimeoutOpt,
+    VerboseOpt,
     VerifyOpt,
     WaitOpt,
     app,
@@ -43,19 +48,22 @@ from bulkdl.cli_common import (
     finish,
     guarded,
     job_filter,
+    json_errors,
     load,
     make_reporter,
+    output_format,
     run_and_exit,
     say,
 )
 from bulkdl.cli_fleet import collect, extend, groups, list_jobs, retry
 from bulkdl.config import Overrides, Secret, Settings
-from bulkdl.errors import BulkdlError, ExitStatus
+from bulkdl.errors import BulkdlError, ConfigError, ExitStatus
 from bulkdl.models import group_id
+from bulkdl.output import Format
 from bulkdl.runner import Run, RunOptions, RunResult
 
 
-@app.command()
+@app.command(epilog=API_EPILOG)
 def download(
     config: ConfigOpt = None,
     out: OutOpt = None,
@@ -77,10 +85,13 @@ def download(
     stall_timeout: StallOpt = None,
     insecure: InsecureOpt = False,
     quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
     as_json: JsonOpt = False,
+    output: OutputOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Download every downloadable log-collection archive of every group."""
+    json_errors(output_format(output, as_json) is Format.JSON)
     overrides = Overrides(
         out_dir=out,
         concurrency=concurrency,
@@ -101,16 +112,27 @@ def download(
         dry_run=dry_run,
         extract=extract,
     )
-    run_and_exit(settings, options, quiet=quiet, as_json=as_json, debug=debug)
+    run_and_exit(
+        settings,
+        options,
+        quiet=quiet,
+        as_json=as_json,
+        debug=debug,
+        output=output,
+        verbose=verbose,
+    )
 
 
 @app.command("verify")
 def verify_command(
-    out: Annotated[Path, typer.Argument(help="A folder written by `bulkdl download`.")],
+    out: Annotated[
+        Path, typer.Argument(metavar="DIR", help="A folder written by `bulkdl download`.")
+    ],
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Check a finished pull against its manifest: size, sha256, gzip+tar to the end."""
+    json_errors(as_json)
     from bulkdl.verify import Checked, verify_pull
 
     console = err_console()
@@ -145,25 +167,47 @@ def verify_command(
     raise typer.Exit(ExitStatus.FAILED if bad else ExitStatus.OK)
 
 
+@asynccontextmanager
+async def _listening(port: int) -> AsyncIterator[None]:
+    """Binding the port is what `emulate` fails at in practice: say which port and what to do."""
+    try:
+        yield
+    except OSError as exc:
+        raise ConfigError(
+            f"emulate: cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}",
+            hint="another program holds that port: choose another with --port (0 picks a free one)",
+        ) from None
+
+
 @app.command()
 def emulate(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 8089,
-    groups: Annotated[int, typer.Option(help="Number of groups in the fleet.")] = 3,
-    jobs: Annotated[int, typer.Option(help="Jobs per group (statuses cycle).")] = 6,
-    archive_kib: Annotated[int, typer.Option(help="Approximate size of each archive.")] = 256,
+    port: Annotated[
+        int, typer.Option(metavar="PORT", help="Port on 127.0.0.1 (0 picks a free one).")
+    ] = 8089,
+    groups: Annotated[int, typer.Option(metavar="N", help="Number of groups in the fleet.")] = 3,
+    jobs: Annotated[int, typer.Option(metavar="N", help="Jobs per group (statuses cycle).")] = 6,
+    archive_kib: Annotated[
+        int, typer.Option(metavar="KIB", help="Approximate size of each archive, in KiB.")
+    ] = 256,
     collect_seconds: Annotated[
-        float, typer.Option(help="How long a job created by `bulkdl collect` takes to finish.")
+        float,
+        typer.Option(
+            metavar="SECONDS", help="How long a job created by `bulkdl collect` takes to finish."
+        ),
     ] = 2.0,
     rate_limit: Annotated[
-        int | None, typer.Option(help="Enforce this many requests per minute per group (429).")
+        int | None,
+        typer.Option(metavar="N", help="Enforce this many requests per minute per group (429)."),
     ] = None,
     flaky: Annotated[
         str | None,
         typer.Option(
+            metavar="FAULTS",
             help="Faults for the first attempts of every job's download, e.g. "
-            "'503,reset:20000' (also 429, stall:N:S, chunked:N, corrupt-gzip, ...)."
+            "'503,reset:20000' (also 429, stall:N:S, chunked:N, corrupt-gzip, ...).",
         ),
     ] = None,
+    debug: DebugOpt = False,
 ) -> None:
     """Serve a Cloud Manager emulator on 127.0.0.1 for rehearsals."""
     from bulkdl.emulator import (
@@ -179,10 +223,13 @@ def emulate(
     try:
         faults = parse_fault_specs(flaky) if flaky else []
     except ValueError as exc:
-        fail_to_start(BulkdlError(f"--flaky: {exc}"), False)
+        fail_to_start(BulkdlError(f"--flaky: {exc}"), debug)
 
     async def main() -> None:
-        async with serve(fleet, port=port, collect_duration_s=collect_seconds) as emu:
+        async with (
+            _listening(port),
+            serve(fleet, port=port, collect_duration_s=collect_seconds) as emu,
+        ):
             if rate_limit is not None:
                 emu.state.set_rate_limit(rate_limit)
             for job in fleet.all_jobs():
@@ -204,7 +251,7 @@ def emulate(
             await anyio.sleep_forever()
 
     try:
-        guarded(console, False, main)
+        guarded(console, debug, main)
     except typer.Exit as stop:
         if stop.exit_code != ExitStatus.INTERRUPTED:
             raise
@@ -213,14 +260,15 @@ def emulate(
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option("--out", help="Where the demo archives go.")] = Path(
-        "bulkdl-demo"
-    ),
+    out: Annotated[
+        Path, typer.Option("--out", metavar="DIR", help="Where the demo archives go.")
+    ] = Path("bulkdl-demo"),
     concurrency: ConcurrencyOpt = 4,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Start the built-in emulator and download everything from it: the first thing to try."""
+    json_errors(as_json)
     from bulkdl.emulator import DEMO_PRIVATE_KEY, DEMO_PUBLIC_KEY, demo_fleet, serve
 
     fleet = demo_fleet()

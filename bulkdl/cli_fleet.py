@@ -7,13 +7,13 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from bulkdl.cli_common import (
+    API_EPILOG,
     AllGroupsOpt,
     BaseUrlOpt,
     ConfigOpt,
@@ -26,17 +26,21 @@ from bulkdl.cli_common import (
     JsonOpt,
     OrgOpt,
     OutOpt,
+    OutputOpt,
     QuietOpt,
     ResourceNameOpt,
     SinceOpt,
     StatusOpt,
     TimeoutOpt,
+    VerboseOpt,
     app,
     err_console,
     fail_to_start,
     guarded,
     job_filter,
+    json_errors,
     load,
+    output_format,
     run_and_exit,
     say,
 )
@@ -44,6 +48,7 @@ from bulkdl.config import Overrides, Settings
 from bulkdl.errors import BulkdlError, ExitStatus
 from bulkdl.fleet import Action, Fleet, extend_jobs, retry_jobs
 from bulkdl.models import GroupInfo, Job
+from bulkdl.output import Column, Format, emit, field
 from bulkdl.runner import RunOptions
 from bulkdl.selection import DEFAULT_SIZE_PER_FILE, collect_request
 from bulkdl.summary import human_bytes
@@ -72,26 +77,50 @@ def _settings(
     return load(config, overrides, debug, need_out_dir=out is not None)
 
 
-def _table(console: Console, title: str, columns: list[str], rows: list[list[str]]) -> None:
-    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*row)
-    Console(highlight=False, width=max(console.width, 160)).print(table)
+_GROUP_COLUMNS: Final = (
+    Column("id", field("id"), keep=True),
+    Column("name", field("name"), priority=2, shrink_to=16),
+    Column("org", field("orgId"), priority=1),
+)
+
+_JOB_COLUMNS: Final = (
+    Column("group", field("groupId"), keep=True),
+    Column("group name", field("groupName"), priority=6, shrink_to=12),
+    Column("job", field("id"), keep=True),
+    Column("status", field("status"), keep=True),
+    Column(
+        "resource",
+        lambda r: f"{r['resourceType'] or ''} {r['resourceName'] or ''}".strip(),
+        priority=4,
+        shrink_to=14,
+    ),
+    Column("log types", lambda r: ",".join(r["logTypes"]), priority=0, shrink_to=12),
+    Column(
+        "uncompressed",
+        lambda r: human_bytes(r["uncompressedSizeTotalBytes"] or 0),
+        priority=5,
+        right=True,
+    ),
+    Column("created", field("creationDate"), priority=3),
+    Column("expires", field("expirationDate"), priority=1),
+)
 
 
-@app.command()
+@app.command(epilog=API_EPILOG)
 def groups(
     config: ConfigOpt = None,
     org: OrgOpt = None,
     group_name: GroupNameOpt = None,
     base_url: BaseUrlOpt = None,
     insecure: InsecureOpt = False,
+    quiet: QuietOpt = False,
     as_json: JsonOpt = False,
+    output: OutputOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Print every group (project) the API key can see: id and name."""
+    """Print every group (project) the API key can see: id, name, organization."""
+    fmt = output_format(output, as_json)
+    json_errors(fmt is Format.JSON)
     settings = _settings(config, None, True, org, group_name, base_url, insecure, debug)
     console = err_console()
 
@@ -101,19 +130,17 @@ def groups(
             return await fleet.groups()
 
     found = guarded(console, debug, main)
-    if as_json:
-        doc = [{"id": g.id, "name": g.name, "orgId": g.org_id} for g in found]
-        sys.stdout.write(json.dumps(doc) + "\n")
-    else:
-        _table(
-            console,
-            f"{len(found)} groups",
-            ["id", "name", "org"],
-            [[g.id, g.name, g.org_id or ""] for g in found],
-        )
+    records = [{"id": g.id, "name": g.name, "orgId": g.org_id} for g in found]
+    emit(
+        _GROUP_COLUMNS,
+        records,
+        fmt,
+        title=None if quiet else f"{len(found)} groups",
+        err=console,
+    )
 
 
-@app.command("list")
+@app.command("list", epilog=API_EPILOG)
 def list_jobs(
     config: ConfigOpt = None,
     group: GroupOpt = None,
@@ -126,48 +153,43 @@ def list_jobs(
     resource_name: ResourceNameOpt = None,
     base_url: BaseUrlOpt = None,
     insecure: InsecureOpt = False,
+    quiet: QuietOpt = False,
     as_json: JsonOpt = False,
+    output: OutputOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """One table of log-collection jobs across groups, filtered."""
+    """One table of log-collection jobs across groups, filtered. The size is that of the
+    uncompressed logs (archives are smaller)."""
+    fmt = output_format(output, as_json)
+    json_errors(fmt is Format.JSON)
     settings = _settings(config, group, all_groups, org, group_name, base_url, insecure, debug)
     selected = job_filter(job, status, since, resource_name, debug)
     console = err_console()
 
-    async def main() -> tuple[list[Job], list[str]]:
+    async def main() -> tuple[list[Job], list[str], dict[str, str]]:
         fleet = Fleet(settings)
         async with fleet.client:
-            return await fleet.jobs(selected)
+            # Names are known when groups are discovered (one more listing, of groups).
+            found = await fleet.groups() if settings.discover else []
+            names: dict[str, str] = {g.id: g.name for g in found}
+            jobs, failures = await fleet.jobs(selected)
+            return jobs, failures, names
 
-    jobs, failures = guarded(console, debug, main)
-    if as_json:
-        sys.stdout.write(json.dumps([_job_json(j) for j in jobs]) + "\n")
-    else:
-        rows = [
-            [
-                j.group_id,
-                j.id,
-                j.raw_status,
-                f"{j.resource_type or ''} {j.resource_name or ''}",
-                ",".join(j.log_types),
-                human_bytes(j.uncompressed_size_bytes or 0),
-                j.creation_date or "",
-                j.expiration_date or "",
-            ]
-            for j in jobs
-        ]
-        _table(
-            console,
-            f"{len(jobs)} jobs",
-            ["group", "job", "status", "resource", "log types", "size", "created", "expires"],
-            rows,
-        )
+    jobs, failures, names = guarded(console, debug, main)
+    emit(
+        _JOB_COLUMNS,
+        [_job_json(j, names.get(j.group_id)) for j in jobs],
+        fmt,
+        title=None if quiet else f"{len(jobs)} jobs (sizes: the logs uncompressed)",
+        err=console,
+    )
     _report_failures(console, failures)
 
 
-def _job_json(job: Job) -> dict[str, Any]:
+def _job_json(job: Job, group_name: str | None) -> dict[str, Any]:
     return {
         "groupId": job.group_id,
+        "groupName": group_name,
         "id": job.id,
         "status": job.raw_status,
         "resourceType": job.resource_type,
@@ -186,28 +208,44 @@ def _report_failures(console: Console, failures: list[str]) -> None:
         raise typer.Exit(ExitStatus.FAILED)
 
 
-@app.command()
+@app.command(epilog=API_EPILOG)
 def collect(
     resource_type: Annotated[
-        str, typer.Option("--resource-type", help="cluster, replicaset or process.")
+        str,
+        typer.Option("--resource-type", metavar="TYPE", help="cluster, replicaset or process."),
     ],
     resource_name: Annotated[
-        str, typer.Option("--resource-name", help="Deployment, replica set or process name.")
+        str,
+        typer.Option(
+            "--resource-name", metavar="NAME", help="Deployment, replica set or process name."
+        ),
     ],
     log_types: Annotated[
-        str, typer.Option("--log-types", help="Comma-separated: MONGODB,FTDC,AUTOMATION_AGENT,...")
+        str,
+        typer.Option(
+            "--log-types",
+            metavar="TYPES",
+            help="Comma-separated: MONGODB,FTDC,AUTOMATION_AGENT,...",
+        ),
     ],
     size_per_file: Annotated[
-        int, typer.Option("--size-per-file", help="Bytes per log file.")
+        int, typer.Option("--size-per-file", metavar="BYTES", help="Bytes per log file.")
     ] = DEFAULT_SIZE_PER_FILE,
     no_redact: Annotated[
-        bool, typer.Option("--no-redact", help="Ask for unredacted logs (default: redacted).")
+        bool,
+        typer.Option(
+            "--no-redact", metavar="", help="Ask for unredacted logs (default: redacted)."
+        ),
     ] = False,
     wait: Annotated[
-        bool, typer.Option("--wait", help="Poll each job until it leaves IN_PROGRESS.")
+        bool,
+        typer.Option("--wait", metavar="", help="Poll each job until it leaves IN_PROGRESS."),
     ] = False,
     download: Annotated[
-        bool, typer.Option("--download", help="Download each archive as soon as it is ready.")
+        bool,
+        typer.Option(
+            "--download", metavar="", help="Download each archive as soon as it is ready."
+        ),
     ] = False,
     timeout: TimeoutOpt = 3600.0,
     config: ConfigOpt = None,
@@ -220,10 +258,15 @@ def collect(
     base_url: BaseUrlOpt = None,
     insecure: InsecureOpt = False,
     quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
     as_json: JsonOpt = False,
+    output: OutputOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Create a log-collection job in every selected group; optionally wait and download."""
+    """Create a log-collection job in every selected group; optionally wait and download.
+
+    With --json the summary lists the created jobs (createdJobs: groupId, jobId)."""
+    json_errors(output_format(output, as_json) is Format.JSON)
     try:
         body = collect_request(
             resource_type=resource_type,
@@ -240,7 +283,15 @@ def collect(
     options = RunOptions(
         collect=body, wait=wait or download, download=download, timeout_s=timeout, dry_run=dry_run
     )
-    run_and_exit(settings, options, quiet=quiet, as_json=as_json, debug=debug)
+    run_and_exit(
+        settings,
+        options,
+        quiet=quiet,
+        as_json=as_json,
+        debug=debug,
+        output=output,
+        verbose=verbose,
+    )
 
 
 def _run_actions(
@@ -295,9 +346,12 @@ def _run_actions(
         raise typer.Exit(ExitStatus.FAILED)
 
 
-@app.command()
+@app.command(epilog=API_EPILOG)
 def extend(
-    days: Annotated[int, typer.Option("--days", help="New expiration: this many days from now.")],
+    days: Annotated[
+        int,
+        typer.Option("--days", metavar="N", help="New expiration: this many days from now."),
+    ],
     config: ConfigOpt = None,
     group: GroupOpt = None,
     all_groups: AllGroupsOpt = False,
@@ -316,6 +370,7 @@ def extend(
 ) -> None:
     """Push the expiration of the selected jobs to N days from now (at most 6 months after
     each job's creation, checked before sending)."""
+    json_errors(as_json)
     settings = _settings(config, group, all_groups, org, group_name, base_url, insecure, debug)
     selected = job_filter(job, status, since, resource_name, debug)
     if days < 1:
@@ -332,7 +387,7 @@ def extend(
     )
 
 
-@app.command()
+@app.command(epilog=API_EPILOG)
 def retry(
     config: ConfigOpt = None,
     group: GroupOpt = None,
@@ -350,6 +405,7 @@ def retry(
     debug: DebugOpt = False,
 ) -> None:
     """Retry the selected FAILURE jobs (PUT .../retry)."""
+    json_errors(as_json)
     settings = _settings(config, group, all_groups, org, group_name, base_url, insecure, debug)
     selected = job_filter(job, None, since, resource_name, debug)
     _run_actions(

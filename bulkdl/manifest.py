@@ -26,14 +26,15 @@ def _iso(ts: datetime | None) -> str | None:
     return ts.isoformat(timespec="milliseconds").replace("+00:00", "Z") if ts else None
 
 
-def to_record(result: JobResult) -> dict[str, Any]:
-    """The manifest's line for one outcome (pure)."""
+def to_record(result: JobResult, run_id: str = "", out_dir: Path | None = None) -> dict[str, Any]:
+    """The manifest's line for one outcome (pure); `path` relative to OUT (see schema.py)."""
     return {
+        "runId": run_id,
         "groupId": result.group_id,
         "jobId": result.job_id,
         "status": result.status,
         "outcome": result.outcome.value,
-        "path": result.path,
+        "path": _relative(result.path, out_dir),
         "bytes": result.bytes,
         "sha256": result.sha256,
         "attempts": result.attempts,
@@ -42,6 +43,16 @@ def to_record(result: JobResult) -> dict[str, Any]:
         "finishedAt": _iso(result.finished_at),
         **({"extractedPath": result.extracted_path} if result.extracted_path else {}),
     }
+
+
+def _relative(path: str | None, out_dir: Path | None) -> str | None:
+    """The same file named from OUT, whatever folder each run was started from."""
+    if path is None or out_dir is None:
+        return path
+    try:
+        return Path(path).relative_to(out_dir).as_posix()
+    except ValueError:
+        return path
 
 
 def parse_previous(text: str) -> dict[str, Recorded]:
@@ -91,8 +102,10 @@ class ManifestWriter:
     of a listing (bench/). Being one write() call, a line is also never half-written by Ctrl-C.
     """
 
-    def __init__(self, out_dir: Path, *, enabled: bool = True) -> None:
+    def __init__(self, out_dir: Path, *, enabled: bool = True, run_id: str = "") -> None:
         self.path = out_dir / MANIFEST_NAME
+        self._out_dir = out_dir
+        self._run_id = run_id
         self._enabled = enabled  # a dry run writes nothing
         self._fd: int | None = None
 
@@ -115,7 +128,9 @@ class ManifestWriter:
     async def write(self, result: JobResult) -> None:
         if self._fd is None:
             return
-        line = json.dumps(to_record(result), separators=(",", ":")) + "\n"
+        line = (
+            json.dumps(to_record(result, self._run_id, self._out_dir), separators=(",", ":")) + "\n"
+        )
         data = line.encode("utf-8")
         try:
             written = os.write(self._fd, data)

@@ -146,3 +146,4 @@ class JobResult:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     extracted_path: str | None = None
+    error_code: str | None = None  # errors.error_code() of what failed it

@@ -28,6 +28,7 @@ from bulkdl.errors import (
     NetworkError,
     ResumeRejected,
     TransferError,
+    error_code,
 )
 from bulkdl.extract import extract_archive
 from bulkdl.manifest import ManifestWriter, read_previous
@@ -120,7 +121,7 @@ class Run:
         self.reporter = reporter
         self.options = options or RunOptions()
         self.plan: list[GroupPlan] = []
-        self.summary = RunSummary()
+        self.summary = RunSummary(out_dir=settings.out_dir)
         self._previous: dict[str, Recorded] = {}
         self._queue: GroupQueue[DownloadTarget] = GroupQueue(settings.per_group_concurrency)
         self._scope = anyio.CancelScope()
@@ -150,7 +151,9 @@ class Run:
         )
         try:
             async with (
-                ManifestWriter(s.out_dir, enabled=not self.options.dry_run) as manifest,
+                ManifestWriter(
+                    s.out_dir, enabled=not self.options.dry_run, run_id=self.summary.run_id
+                ) as manifest,
                 client,
                 anyio.create_task_group() as outer,
             ):
@@ -174,6 +177,7 @@ class Run:
         """The configured groups, or every group the key can see (narrowed by org and name)."""
         s = self.settings
         if not s.discover:
+            self.reporter.planned(dict.fromkeys(s.groups))
             return list(s.groups)
         try:
             found = await self._api(client, GroupId(""), lambda: client.list_groups(s.org))
@@ -181,6 +185,8 @@ class Run:
         except BulkdlError as exc:
             self._abort(exc)
             return []
+        names = {g.id: g.name for g in found}
+        self.reporter.planned({g: names.get(g) for g in chosen})
         self.reporter.note(f"{len(chosen)} groups selected")
         return chosen
 
@@ -259,6 +265,7 @@ class Run:
             status=None,
             outcome=Outcome.FAILED,
             error=str(exc),
+            error_code=error_code(exc),
             attempts=exc.attempts,
             started_at=started,
             finished_at=_now(),
@@ -311,7 +318,9 @@ class Run:
         waiting = [j for j in jobs if opts.wait and j.status is JobStatus.IN_PROGRESS]
         ready = [j for j in jobs if j not in waiting]
         targets, unavailable = plan_group(ready, self.settings.out_dir, self._previous)
-        self.reporter.listed(group, len(jobs), len(targets))
+        self.reporter.listed(
+            group, len(jobs), len(targets), [u.job.raw_status for u in unavailable]
+        )
         if opts.dry_run:
             self.plan.append(_group_plan(group, jobs, targets, waiting))
             return
@@ -427,8 +436,7 @@ class Run:
                 async with client.open_download(
                     job, resume_from=part.written, validator=part.validator
                 ) as body:
-                    if n == 1:
-                        self.reporter.started(target, body.total_length)
+                    self.reporter.started(target, body.total_length)  # again after a retry
                     part.validator = body.validator
                     return await receive(
                         body.chunks,
@@ -451,14 +459,22 @@ class Run:
                 group=job.group_id,
                 policy=self._policy,
                 pacer=self._pacer,
-                on_retry=lambda exc, n, delay: self.reporter.retrying(str(exc), n, delay),
+                on_retry=lambda exc, n, delay: self.reporter.retrying(
+                    str(exc), n, delay, target, self._policy.attempts
+                ),
             )
         except BulkdlError as exc:
             await remove_part(target.part_path)
             if is_fatal(exc):
                 self._abort(exc)
             self.reporter.progress(target, -reported)
-            return replace(base, attempts=exc.attempts, error=str(exc), finished_at=_now())
+            return replace(
+                base,
+                attempts=exc.attempts,
+                error=str(exc),
+                error_code=error_code(exc),
+                finished_at=_now(),
+            )
         done = replace(
             base,
             outcome=Outcome.DOWNLOADED,
@@ -473,7 +489,7 @@ class Run:
         try:
             await anyio.to_thread.run_sync(extract_archive, target.final_path, dest)
         except TransferError as exc:
-            return replace(done, outcome=Outcome.FAILED, error=str(exc))
+            return replace(done, outcome=Outcome.FAILED, error=str(exc), error_code=error_code(exc))
         return replace(done, extracted_path=str(dest))
 
 
