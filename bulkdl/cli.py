@@ -126,12 +126,15 @@ def download(
 @app.command("verify")
 def verify_command(
     out: Annotated[
-        Path, typer.Argument(metavar="DIR", help="A folder written by `bulkdl download`.")
-    ],
+        Path,
+        # Described in the docstring: typer would print a type placeholder next to it.
+        typer.Argument(metavar="DIR", hidden=True),
+    ] = Path("."),
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Check a finished pull against its manifest: size, sha256, gzip+tar to the end."""
+    """Check a finished pull in DIR (default: the current folder) against its manifest:
+    size, sha256, gzip+tar to the end."""
     json_errors(as_json)
     from bulkdl.verify import Checked, verify_pull
 

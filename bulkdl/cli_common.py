@@ -33,6 +33,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals hold the API key
     context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,
     help="Pull MongoDB Cloud Manager / Ops Manager log-collection archives from a whole fleet.",
 )
 
@@ -122,7 +123,7 @@ BaseUrlOpt = Annotated[
     ),
 ]
 QuietOpt = Annotated[bool, _flag("--quiet", "Print only warnings and errors.", "-q")]
-JsonOpt = Annotated[bool, _flag("--json", "Print JSON on stdout (same as -o json).")]
+JsonOpt = Annotated[bool, _flag("--json", "Print JSON on stdout.")]
 OutputOpt = Annotated[
     Format | None,
     typer.Option(
@@ -130,7 +131,7 @@ OutputOpt = Annotated[
         "-o",
         metavar="table|json|csv",
         case_sensitive=False,
-        help="Output format on stdout.",
+        help="Output format on stdout (--json is -o json).",
     ),
 ]
 VerboseOpt = Annotated[

@@ -63,9 +63,9 @@ def field(name: str) -> Callable[[Mapping[str, Any]], str]:
 def fit(columns: Sequence[Column], cells: Sequence[Sequence[str]], width: int | None) -> list[int]:
     """Each column's width (0: dropped) so that a row fits `width` (None: no limit).
 
-    Shortens the shrinkable columns first, lowest priority first, then drops columns. Columns
-    that are empty in every row are dropped too. What `keep` protects may still exceed `width`:
-    a wrapped line is better than a cut id.
+    Lowest priority first, each column is shortened (down to its shrink_to) or, when that is
+    not enough, dropped, until the row fits. Columns empty in every row are dropped too. What
+    `keep` protects may still exceed `width`: a wrapped line is better than a cut id.
     """
     widths = [
         max([len(c.title)] + [len(row[i]) for row in cells]) if any(row[i] for row in cells) else 0
@@ -83,13 +83,12 @@ def fit(columns: Sequence[Column], cells: Sequence[Sequence[str]], width: int | 
     for i in order:
         col = columns[i]
         if excess() <= 0:
-            return widths
-        if not col.keep and col.shrink_to and widths[i] > col.shrink_to:
-            widths[i] = max(col.shrink_to, len(col.title), widths[i] - excess())
-    for i in order:
-        if excess() <= 0:
             break
-        if not columns[i].keep:
+        if col.keep:
+            continue
+        if col.shrink_to and widths[i] > col.shrink_to:
+            widths[i] = max(col.shrink_to, len(col.title), widths[i] - excess())
+        if excess() > 0:
             widths[i] = 0
     return widths
 

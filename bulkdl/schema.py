@@ -6,8 +6,8 @@ line of OUT/manifest.jsonl. `problems()` checks a parsed document against one of
 (tests run it on real output, so the documentation cannot drift from the code).
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: TypedDict reads NotRequired from evaluated
+# annotations to know which keys are optional.
 import types
 from typing import Any, Literal, NotRequired, TypedDict, Union, get_args, get_origin, get_type_hints
 

@@ -153,7 +153,7 @@ def test_output_path_that_is_a_file(tmp_path: Path, fleet: Fleet, emulator: Emul
 
 
 def test_bad_group_flag(tmp_path: Path, fleet: Fleet, emulator: EmulatorThread) -> None:
-    """--group with a malformed id (upper case is fine: it is normalised) names the flag and value."""
+    """--group with a malformed id names the flag and the value (upper case is normalised)."""
     cfg = write_config(tmp_path / "c.toml", base_url=emulator.base_url, groups=list(fleet.groups))
     result = run_cli(
         [
