@@ -210,9 +210,15 @@ def emulate(
             "'503,reset:20000' (also 429, stall:N:S, chunked:N, corrupt-gzip, ...).",
         ),
     ] = None,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Serve a Cloud Manager emulator on 127.0.0.1 for rehearsals."""
+    """Serve a Cloud Manager emulator on 127.0.0.1 for rehearsals.
+
+    --json prints where it listens and its groups as one JSON line on stdout, once it is
+    ready (the demo key pair is public: it works on this emulator only)."""
+    json_errors(as_json)
     from bulkdl.emulator import (
         DEMO_PRIVATE_KEY,
         DEMO_PUBLIC_KEY,
@@ -238,19 +244,29 @@ def emulate(
             for job in fleet.all_jobs():
                 if faults:
                     emu.state.add_download_faults(job.id, faults)
+            if as_json:
+                doc = {
+                    "baseUrl": emu.base_url,
+                    "publicKey": DEMO_PUBLIC_KEY,
+                    "privateKey": DEMO_PRIVATE_KEY,
+                    "groups": list(fleet.groups),
+                }
+                sys.stdout.write(json.dumps(doc) + "\n")
+                sys.stdout.flush()
             ids = ", ".join(f'"{g}"' for g in fleet.groups)
-            console.print(
-                f"Cloud Manager emulator on {emu.base_url} (Ctrl-C stops it)\n"
-                f"  export BULKDL_PUBLIC_KEY={DEMO_PUBLIC_KEY} "
-                f"BULKDL_PRIVATE_KEY={DEMO_PRIVATE_KEY}\n"
-                f"  bulkdl.toml:\n"
-                f'    base_url = "{emu.base_url}"\n'
-                f"    groups = [{ids}]\n"
-                f'    out_dir = "./bulkdl-out"',
-                markup=False,
-                highlight=False,
-                soft_wrap=True,
-            )
+            if not quiet:
+                console.print(
+                    f"Cloud Manager emulator on {emu.base_url} (Ctrl-C stops it)\n"
+                    f"  export BULKDL_PUBLIC_KEY={DEMO_PUBLIC_KEY} "
+                    f"BULKDL_PRIVATE_KEY={DEMO_PRIVATE_KEY}\n"
+                    f"  bulkdl.toml:\n"
+                    f'    base_url = "{emu.base_url}"\n'
+                    f"    groups = [{ids}]\n"
+                    f'    out_dir = "./bulkdl-out"',
+                    markup=False,
+                    highlight=False,
+                    soft_wrap=True,
+                )
             await anyio.sleep_forever()
 
     try:
@@ -258,7 +274,8 @@ def emulate(
     except typer.Exit as stop:
         if stop.exit_code != ExitStatus.INTERRUPTED:
             raise
-    console.print("emulator stopped")
+    if not quiet:
+        say(console, "emulator stopped")
 
 
 @app.command()

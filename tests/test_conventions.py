@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -100,3 +101,25 @@ def test_emulate_on_a_busy_port_is_one_error_line() -> None:
     assert len(lines) == 2
     assert "emulate" in _help("emulate", "-h")
     assert "--debug" in _help("emulate", "-h")
+
+
+def test_emulate_json_says_where_it_listens() -> None:
+    """`emulate --json -q`: one JSON line on stdout once ready, no banner; it serves."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bulkdl", "emulate", "--port", "0", "--json", "-q"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        ready = json.loads(proc.stdout.readline())
+        env = {"BULKDL_PUBLIC_KEY": ready["publicKey"], "BULKDL_PRIVATE_KEY": ready["privateKey"]}
+        listed = run_cli(["groups", "--base-url", ready["baseUrl"], "--json"], env=env)
+        assert listed.exit_code == 0, listed.output
+        assert [g["id"] for g in json.loads(listed.stdout)] == ready["groups"]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=10)
+    assert proc.returncode == 0, "Ctrl-C is how an emulator stops"
+    assert stderr.splitlines() == ["interrupted"]
