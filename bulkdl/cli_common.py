@@ -214,8 +214,8 @@ def err_console() -> Console:
 
 
 def make_reporter(console: Console, quiet: bool, *, verbose: bool = False) -> Reporter:
-    """Live bars on a terminal, plain lines elsewhere."""
-    if console.is_terminal:
+    """Live bars on a terminal (unless --quiet), plain lines elsewhere."""
+    if console.is_terminal and not quiet:
         return RichReporter(console, quiet=quiet, verbose=verbose)
     return PlainReporter(console, quiet=quiet, verbose=verbose)
 

@@ -180,7 +180,9 @@ def list_jobs(
         _JOB_COLUMNS,
         [_job_json(j, names.get(j.group_id)) for j in jobs],
         fmt,
-        title=None if quiet else f"{len(jobs)} jobs (sizes: the logs uncompressed)",
+        title=None
+        if quiet
+        else f"{len(jobs)} jobs (uncompressed: the size of the logs, not of the archive)",
         err=console,
     )
     _report_failures(console, failures)
