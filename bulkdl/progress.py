@@ -186,6 +186,9 @@ class RichReporter(PlainReporter):
         )
         self._groups_planned = 0
         self._groups_listed = 0
+        self._archives_planned = 0
+        self._archives_done = 0
+        self._bytes = 0
         self._bars: dict[str, TaskID] = {}
         self._progress.start()
 
@@ -209,8 +212,8 @@ class RichReporter(PlainReporter):
     ) -> None:
         super().listed(group, jobs, to_download, unavailable)
         self._groups_listed += 1
-        total = self._progress.tasks[self._overall].total or 0
-        self._progress.update(self._overall, total=total + to_download)
+        self._archives_planned += to_download
+        self._progress.update(self._overall, total=self._archives_planned)
         self._update_listing()
 
     def _bar(self, target: DownloadTarget) -> TaskID:
@@ -233,8 +236,8 @@ class RichReporter(PlainReporter):
         bar = self._bars.get(target.job.id)
         if bar is not None:
             self._progress.update(bar, advance=delta_bytes, last_data=time.monotonic(), retry=None)
-        overall = self._progress.tasks[self._overall]
-        self._progress.update(self._overall, bytes=overall.fields["bytes"] + delta_bytes)
+        self._bytes += delta_bytes
+        self._progress.update(self._overall, bytes=self._bytes)
 
     def retrying(
         self,
@@ -252,15 +255,21 @@ class RichReporter(PlainReporter):
             self._progress.update(bar, retry=(attempt + 1, attempts, until), last_data=until)
 
     def finished(self, result: JobResult) -> None:
+        if result.job_id is None or result.outcome is Outcome.CREATED:
+            # A group that could not be listed, or one where `collect` created a job: done
+            # with listing either way.
+            self._groups_listed += 1
+            self._update_listing()
         if result.job_id is not None and (bar := self._bars.pop(result.job_id, None)) is not None:
             self._progress.remove_task(bar)
         if result.outcome in (Outcome.DOWNLOADED, Outcome.SKIPPED, Outcome.FAILED) and (
             result.job_id is not None
         ):
-            overall = self._progress.tasks[self._overall]
-            done = overall.completed + 1  # jobs waited for (--wait, collect) were not listed
+            self._archives_done += 1
+            # Jobs waited for (--wait, collect) were not in a listing's count: count them now.
+            self._archives_planned = max(self._archives_planned, self._archives_done)
             self._progress.update(
-                self._overall, completed=done, total=max(overall.total or 0, done)
+                self._overall, completed=self._archives_done, total=self._archives_planned
             )
         super().finished(result)
 
