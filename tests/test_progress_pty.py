@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from bulkdl.emulator import EmulatorThread, parse_fault_specs
-from tests.conftest import PRIVATE_KEY, PUBLIC_KEY, make_fleet
+from tests.conftest import PRIVATE_KEY, PUBLIC_KEY, make_fleet, read_manifest, run_cli
 
 _CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -100,3 +100,22 @@ def test_live_display_names_groups_and_counts_retries(tmp_path: Path) -> None:
     for gid, name in zip(fleet.groups, names, strict=True):
         assert f"group {name} ({gid})" in screen, "listing lines name the group"
         assert re.search(rf"{re.escape(name)} [0-9a-f]{{24}} ", screen), "so do the bars"
+
+
+def test_not_downloadable_jobs_are_one_line_per_group(tmp_path: Path) -> None:
+    """Plain mode: each group's line counts its not-downloadable jobs by status; --verbose also
+    names each job; the manifest always has a line for each."""
+    fleet = make_fleet(groups=3, jobs_per_group=6)
+    with EmulatorThread(fleet) as emu:
+        base = ["download", "--base-url", emu.base_url, "--all-groups"]
+        quiet = run_cli([*base, "--out", str(tmp_path / "a")])
+        verbose = run_cli([*base, "--out", str(tmp_path / "b"), "--verbose"])
+    assert quiet.exit_code == 0, quiet.output
+    for gid in fleet.groups:
+        name = fleet.info(gid).name
+        line = f"group {name} ({gid}): 6 jobs listed, 4 to download; "
+        assert f"{line}not downloadable: 1 EXPIRED, 1 IN_PROGRESS" in quiet.stderr.splitlines()
+    assert "not downloadable: group" not in quiet.stderr
+    assert verbose.stderr.count("not downloadable: group") == 6
+    skipped = [x for x in read_manifest(tmp_path / "a") if x["outcome"] == "not_downloadable"]
+    assert len(skipped) == 6
