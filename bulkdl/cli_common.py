@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, NoReturn, TypeVar
+from typing import Annotated, Any, Final, NoReturn, TypeVar
 
 import anyio
 import typer
 from rich.console import Console
 
+from bulkdl import __version__
 from bulkdl.config import Overrides, Settings, env_snapshot, load_settings
-from bulkdl.entry import install_signal_handlers
+from bulkdl.entry import install_signal_handlers, invoked_args
 from bulkdl.errors import BulkdlError, ConfigError, ExitStatus
-from bulkdl.models import job_id
+from bulkdl.hints import INSECURE_WARNING, hint_for, resume_command
+from bulkdl.models import is_object_id, job_id
+from bulkdl.output import Column, Format, emit, field
 from bulkdl.progress import PlainReporter, Reporter, RichReporter
 from bulkdl.runner import Run, RunOptions, RunResult
 from bulkdl.selection import JobFilter, parse_since, parse_statuses
@@ -28,13 +31,65 @@ from bulkdl.settings_spec import flag_spec
 from bulkdl.summary import RunSummary, human_bytes
 
 app = typer.Typer(
-    add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals hold the API key
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,
     help="Pull MongoDB Cloud Manager / Ops Manager log-collection archives from a whole fleet.",
 )
 
+# Shown under every command that calls the API: where the key pair comes from.
+API_EPILOG = (
+    "Credentials: BULKDL_PUBLIC_KEY and BULKDL_PRIVATE_KEY (or public_key and private_key_file "
+    "in the config file)."
+)
+
 T = TypeVar("T")
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        say(Console(highlight=False), f"bulkdl {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            "-V",
+            metavar="",
+            is_eager=True,
+            callback=_show_version,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Pull MongoDB Cloud Manager / Ops Manager log-collection archives from a whole fleet."""
+    json_errors(False)  # each command says whether it speaks JSON
+
+
+class _Errors:
+    """How fail_to_start reports: under --json (or -o json) also as a JSON object on stdout."""
+
+    as_json = False
+
+
+def json_errors(on: bool) -> None:
+    """Called first by a command that prints JSON, so that even an exit-2 error is JSON."""
+    _Errors.as_json = on
+
+
+def _lower_ids(values: list[str] | None) -> list[str] | None:
+    """Ids are hex: accept upper case (copied from a UI) and use the lower-case form."""
+    return [v.strip().lower() if is_object_id(v.strip().lower()) else v for v in values or ()]
+
+
+def _flag(name: str, help_text: str, *short: str) -> Any:
+    """A boolean flag, shown without a type placeholder."""
+    return typer.Option(name, *short, metavar="", help=help_text)
 
 
 def bounded(flag: str) -> Callable[[float | None], float | None]:
@@ -73,29 +128,60 @@ ProfileOpt = Annotated[
         "Env: BULKDL_PROFILE.",
     ),
 ]
-OutOpt = Annotated[Path | None, typer.Option("--out", help="Output directory.")]
+OutOpt = Annotated[
+    Path | None, typer.Option("--out", metavar="DIR", help="Output folder (or out_dir).")
+]
 ConcurrencyOpt = Annotated[
     int | None,
     typer.Option(
-        "--concurrency", help="Archives streaming at once.", callback=bounded("--concurrency")
+        "--concurrency",
+        metavar="N",
+        help="Archives streaming at once.",
+        callback=bounded("--concurrency"),
     ),
 ]
 GroupOpt = Annotated[
     list[str] | None,
-    typer.Option("--group", help="Group (project) id; repeatable; replaces the config's list."),
+    typer.Option(
+        "--group",
+        metavar="ID",
+        callback=_lower_ids,
+        help="Group (project) id, 24 hex digits; repeatable; replaces the config's list.",
+    ),
 ]
-BaseUrlOpt = Annotated[str | None, typer.Option("--base-url", help="Cloud/Ops Manager URL.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")]
-DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of unexpected errors.")]
+BaseUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--base-url",
+        metavar="URL",
+        help="Cloud/Ops Manager URL, e.g. https://cloud.mongodb.com (or base_url).",
+    ),
+]
+QuietOpt = Annotated[bool, _flag("--quiet", "Print only warnings and errors.", "-q")]
+JsonOpt = Annotated[bool, _flag("--json", "Print JSON on stdout.")]
+OutputOpt = Annotated[
+    Format | None,
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="table|json|csv",
+        case_sensitive=False,
+        help="Output format on stdout (--json is -o json).",
+    ),
+]
+VerboseOpt = Annotated[
+    bool, _flag("--verbose", "Also print one line per job that is not downloadable.", "-v")
+]
+DebugOpt = Annotated[bool, _flag("--debug", "Show tracebacks of unexpected errors.")]
 VerifyOpt = Annotated[
-    bool, typer.Option("--verify", help="Read each archive through gzip+tar before keeping it.")
+    bool, _flag("--verify", "Read each archive through gzip+tar before keeping it.")
 ]
 StallOpt = Annotated[
     float | None,
     typer.Option(
         "--stall-timeout",
-        help="Abort a response that sends nothing for this long (s).",
+        metavar="SECONDS",
+        help="Abort a response that sends nothing for this long.",
         callback=bounded("--stall-timeout"),
     ),
 ]
@@ -104,59 +190,77 @@ ProxyOpt = Annotated[
     typer.Option("--proxy", help="Proxy URL (default: the proxy key, then HTTPS_PROXY etc.)."),
 ]
 InsecureOpt = Annotated[
-    bool, typer.Option("--insecure", help="Do not verify TLS certificates (not recommended).")
+    bool, _flag("--insecure", "Do not verify TLS certificates (not recommended).")
 ]
-AllGroupsOpt = Annotated[
-    bool, typer.Option("--all-groups", help="Every group (project) the API key can see.")
-]
+AllGroupsOpt = Annotated[bool, _flag("--all-groups", "Every group (project) the API key can see.")]
 OrgOpt = Annotated[
     str | None,
-    typer.Option("--org", help="Only the groups of this organization (implies discovery)."),
+    typer.Option(
+        "--org", metavar="ID", help="Only the groups of this organization (implies discovery)."
+    ),
 ]
 GroupNameOpt = Annotated[
     str | None,
-    typer.Option("--group-name", help="Only discovered groups whose name matches this glob."),
+    typer.Option(
+        "--group-name",
+        metavar="GLOB",
+        help="Only discovered groups whose name matches, e.g. 'prod-*'.",
+    ),
 ]
-JobOpt = Annotated[list[str] | None, typer.Option("--job", help="Only this job id; repeatable.")]
+JobOpt = Annotated[
+    list[str] | None,
+    typer.Option("--job", metavar="ID", callback=_lower_ids, help="Only this job id; repeatable."),
+]
 StatusOpt = Annotated[
     list[str] | None,
-    typer.Option("--status", help="Only jobs in these statuses (comma-separated or repeated)."),
+    typer.Option(
+        "--status",
+        metavar="STATUS",
+        help="Only jobs in these statuses (comma-separated or repeated).",
+    ),
 ]
 SinceOpt = Annotated[
     str | None,
-    typer.Option("--since", help="Only jobs created since: an ISO date/time, or 90m, 12h, 7d."),
+    typer.Option(
+        "--since",
+        metavar="WHEN",
+        help="Only jobs created since: an ISO date/time, or 90m, 12h, 7d.",
+    ),
 ]
 ResourceNameOpt = Annotated[
-    str | None, typer.Option("--resource-name", help="Only jobs for this resource (a glob).")
+    str | None,
+    typer.Option("--resource-name", metavar="GLOB", help="Only jobs for this resource."),
 ]
-WaitOpt = Annotated[
-    bool, typer.Option("--wait", help="Wait for IN_PROGRESS jobs, then download them.")
-]
+WaitOpt = Annotated[bool, _flag("--wait", "Wait for IN_PROGRESS jobs, then download them.")]
 TimeoutOpt = Annotated[
     float,
     typer.Option(
         "--timeout",
-        help="With --wait: give up on a job after this many s.",
+        metavar="SECONDS",
+        help="With --wait: give up on a job after this long.",
         callback=bounded("--timeout"),
     ),
 ]
 ExtractOpt = Annotated[
-    bool,
-    typer.Option("--extract", help="Unpack each verified archive to OUT/<groupId>/<jobId>/."),
+    bool, _flag("--extract", "Unpack each verified archive to OUT/<groupId>/<jobId>/.")
 ]
-DryRunOpt = Annotated[
-    bool, typer.Option("--dry-run", help="Print the plan; send no change, download nothing.")
-]
+DryRunOpt = Annotated[bool, _flag("--dry-run", "Print the plan; send no change, download nothing.")]
+
+
+def output_format(output: Format | None, as_json: bool) -> Format:
+    """`--json` is `-o json`; the default is a table."""
+    return Format.JSON if as_json else (output or Format.TABLE)
 
 
 def err_console() -> Console:
     return Console(stderr=True, highlight=False)
 
 
-def make_reporter(console: Console, quiet: bool) -> Reporter:
-    if console.is_terminal:
-        return RichReporter(console, quiet=quiet)
-    return PlainReporter(console, quiet=quiet)
+def make_reporter(console: Console, quiet: bool, *, verbose: bool = False) -> Reporter:
+    """Live bars on a terminal (unless --quiet), plain lines elsewhere."""
+    if console.is_terminal and not quiet:
+        return RichReporter(console, quiet=quiet, verbose=verbose)
+    return PlainReporter(console, quiet=quiet, verbose=verbose)
 
 
 def guarded(console: Console, debug: bool, fn: Callable[[], Awaitable[T]]) -> T:
@@ -212,10 +316,21 @@ def say(console: Console, text: str) -> None:
 def load(
     config: Path | None, overrides: Overrides, debug: bool, *, need_out_dir: bool = True
 ) -> Settings:
+    for raw in overrides.groups:
+        if not is_object_id(raw):
+            fail_to_start(
+                ConfigError(f"--group {raw!r} is not a group id (24 hex digits)"),
+                debug,
+                hint="to choose groups by name use --group-name GLOB (e.g. 'prod-*'); "
+                "`bulkdl groups` lists every id with its name",
+            )
     try:
-        return load_settings(config, env_snapshot(), overrides, need_out_dir=need_out_dir)
+        settings = load_settings(config, env_snapshot(), overrides, need_out_dir=need_out_dir)
     except BulkdlError as exc:
         fail_to_start(exc, debug)
+    if settings.insecure:
+        say(err_console(), f"warning: {INSECURE_WARNING}")
+    return settings
 
 
 def job_filter(
@@ -241,25 +356,45 @@ def job_filter(
         fail_to_start(exc, debug)
 
 
-def fail_to_start(exc: BulkdlError, debug: bool, console: Console | None = None) -> NoReturn:
-    """Print an expected error as one line (and its hint); exit 2."""
+def fail_to_start(
+    exc: BulkdlError, debug: bool, console: Console | None = None, *, hint: str | None = None
+) -> NoReturn:
+    """Print an expected error as one line (and a hint: a way forward); exit 2.
+
+    Under --json the same error is also a JSON object on stdout, so a runbook reading stdout
+    learns why nothing else came.
+    """
     if debug:
         raise exc
     console = console or err_console()
+    hint = hint or exc.hint or hint_for(exc)
     say(console, f"error: {exc}")
-    if exc.hint:
-        say(console, f"hint: {exc.hint}")
+    if hint:
+        say(console, f"hint: {hint}")
+    if _Errors.as_json:
+        doc = {"error": str(exc), "hint": hint, "exitCode": int(ExitStatus.CANNOT_START)}
+        sys.stdout.write(json.dumps(doc) + "\n")
     raise typer.Exit(ExitStatus.CANNOT_START) from None
 
 
 def run_and_exit(
-    settings: Settings, options: RunOptions, *, quiet: bool, as_json: bool, debug: bool
+    settings: Settings,
+    options: RunOptions,
+    *,
+    quiet: bool,
+    as_json: bool,
+    debug: bool,
+    output: Format | None = None,
+    verbose: bool = False,
 ) -> NoReturn:
-    """Run download/collect with the right reporter; print plan or summary; exit."""
+    """Run download/collect with the right reporter; print plan or summary; exit.
+
+    On exit 1 or 130 of a download, one more line: the command that resumes it.
+    """
+    fmt = output_format(output, as_json)
+    as_json = fmt is Format.JSON
     console = err_console()
-    reporter = make_reporter(console, quiet)
-    if settings.insecure:
-        reporter.warn("--insecure: TLS certificates are not verified")
+    reporter = make_reporter(console, quiet, verbose=verbose)
     results: list[RunResult] = []
 
     async def main() -> RunResult:
@@ -276,14 +411,42 @@ def run_and_exit(
         debug=debug,
     )
     if options.dry_run and results:
-        print_plan(console, results[0], settings, as_json=as_json)
+        print_plan(console, results[0], settings, fmt)
         failed = summary.failed or any(p.error for p in results[0].plan)
         raise typer.Exit(ExitStatus.FAILED if failed else ExitStatus.OK)
+    if summary.exit_status in (ExitStatus.FAILED, ExitStatus.INTERRUPTED):
+        command = resume_command(invoked_args())
+        if command and options.collect is None:  # a second collect would create more jobs
+            say(console, f"to resume: {command}")
     raise typer.Exit(summary.exit_status)
 
 
-def print_plan(console: Console, result: RunResult, settings: Settings, *, as_json: bool) -> None:
-    """A dry run's plan: per group, then totals and the free-space check."""
+_PLAN_COLUMNS: Final = (
+    Column("group", field("groupId"), keep=True),
+    Column("jobs listed", lambda r: _counts(r["statuses"]), priority=1, shrink_to=12),
+    Column("to download", field("toDownload"), keep=True, right=True),
+    Column("to skip", field("toSkip"), keep=True, right=True),
+    Column("up to (uncompressed)", lambda r: human_bytes(r["bytesUpperBound"]), priority=3),
+    Column("note", lambda r: _plan_note(r), priority=2, shrink_to=20),
+)
+
+
+def _counts(statuses: dict[str, int]) -> str:
+    return ", ".join(f"{n} {status}" for status, n in sorted(statuses.items())) or "no jobs"
+
+
+def _plan_note(record: Mapping[str, Any]) -> str:
+    if record["error"]:
+        return f"cannot list: {record['error']}"
+    body = record["wouldCreate"]
+    if body is None:
+        return ""
+    kinds = ", ".join(body["logTypes"])
+    return f"would create a job for {body['resourceType']} {body['resourceName']} ({kinds})"
+
+
+def print_plan(console: Console, result: RunResult, settings: Settings, fmt: Format) -> None:
+    """A dry run's plan: a row per group (in `fmt`), then totals and the free-space check."""
     plan = sorted(result.plan, key=lambda p: p.group_id)
     total_jobs = sum(p.to_download for p in plan)
     total_skips = sum(p.to_skip for p in plan)
@@ -291,20 +454,21 @@ def print_plan(console: Console, result: RunResult, settings: Settings, *, as_js
     creates = sum(1 for p in plan if p.would_create is not None)
     free = result.free_bytes
     fits = free is None or total_bytes <= free
-    if as_json:
+    rows = [
+        {
+            "groupId": p.group_id,
+            "statuses": p.statuses,
+            "toDownload": p.to_download,
+            "toSkip": p.to_skip,
+            "bytesUpperBound": p.bytes_upper_bound,
+            "wouldCreate": p.would_create,
+            "error": p.error,
+        }
+        for p in plan
+    ]
+    if fmt is Format.JSON:
         doc = {
-            "groups": [
-                {
-                    "groupId": p.group_id,
-                    "statuses": p.statuses,
-                    "toDownload": p.to_download,
-                    "toSkip": p.to_skip,
-                    "bytesUpperBound": p.bytes_upper_bound,
-                    "wouldCreate": p.would_create,
-                    "error": p.error,
-                }
-                for p in plan
-            ],
+            "groups": rows,
             "toDownload": total_jobs,
             "toSkip": total_skips,
             "bytesUpperBound": total_bytes,
@@ -314,24 +478,7 @@ def print_plan(console: Console, result: RunResult, settings: Settings, *, as_js
         }
         sys.stdout.write(json.dumps(doc) + "\n")
         return
-    for p in plan:
-        if p.error:
-            say(console, f"group {p.group_id}: cannot list: {p.error}")
-        elif p.would_create is not None:
-            body = p.would_create
-            say(
-                console,
-                f"group {p.group_id}: would create a job for {body['resourceType']} "
-                f"{body['resourceName']} ({', '.join(body['logTypes'])})",
-            )
-        else:
-            counts = ", ".join(f"{n} {status}" for status, n in sorted(p.statuses.items()))
-            say(
-                console,
-                f"group {p.group_id}: {counts or 'no jobs'}; would download "
-                f"{p.to_download} (up to {human_bytes(p.bytes_upper_bound)}), skip "
-                f"{p.to_skip} already complete",
-            )
+    emit(_PLAN_COLUMNS, rows, fmt, table_to_stderr=True)
     say(
         console,
         f"dry run: would create {creates} jobs and download {total_jobs} archives, "

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Final
@@ -14,9 +14,9 @@ from typing import Annotated, Any, Final
 import anyio
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from bulkdl.cli_common import (
+    API_EPILOG,
     AllGroupsOpt,
     BaseUrlOpt,
     ConfigOpt,
@@ -29,19 +29,23 @@ from bulkdl.cli_common import (
     JsonOpt,
     OrgOpt,
     OutOpt,
+    OutputOpt,
     ProfileOpt,
     QuietOpt,
     ResourceNameOpt,
     SinceOpt,
     StatusOpt,
     TimeoutOpt,
+    VerboseOpt,
     app,
     bounded,
     err_console,
     fail_to_start,
     guarded,
     job_filter,
+    json_errors,
     load,
+    output_format,
     run_and_exit,
     say,
 )
@@ -49,7 +53,8 @@ from bulkdl.config import Overrides, Settings
 from bulkdl.errors import BulkdlError, ConfigError, ExitStatus
 from bulkdl.fleet import Action, Fleet, delete_jobs, extend_jobs, retry_jobs
 from bulkdl.manifest import ManifestWriter
-from bulkdl.models import ChildJob, CollectionRange, GroupInfo, Job
+from bulkdl.models import ChildJob, GroupInfo, Job
+from bulkdl.output import Column, Format, emit, field
 from bulkdl.runner import RunOptions, prepare_out_dir
 from bulkdl.selection import (
     DEFAULT_SIZE_PER_FILE,
@@ -64,12 +69,15 @@ FromOpt = Annotated[
     str | None,
     typer.Option(
         "--from",
+        metavar="WHEN",
         help="Collect only logs from this instant (ISO 8601, or 2h / 90m ago); needs --to.",
     ),
 ]
 ToOpt = Annotated[
     str | None,
-    typer.Option("--to", help="Collect only logs up to this instant (ISO 8601, 30m, now)."),
+    typer.Option(
+        "--to", metavar="WHEN", help="Collect only logs up to this instant (ISO 8601, 30m, now)."
+    ),
 ]
 
 
@@ -100,34 +108,56 @@ def _settings(
     return load(config, overrides, debug, need_out_dir=need_out_dir)
 
 
-# Columns holding 24-hex ids: never folded or cut, so an id can be copied whole from a table.
-_ID_COLUMNS: Final = frozenset({"id", "group", "job"})
-_NO_WRAP: Final = frozenset({"window", "host"})  # short, and unreadable when folded
+_GROUP_COLUMNS: Final = (
+    Column("id", field("id"), keep=True),
+    Column("name", field("name"), priority=2, shrink_to=16),
+    Column("org", field("orgId"), priority=1),
+)
+
+_JOB_COLUMNS: Final = (
+    Column("group", field("groupId"), keep=True),
+    Column("group name", field("groupName"), priority=6, shrink_to=12),
+    Column("job", field("id"), keep=True),
+    Column("status", field("status"), keep=True),
+    Column(
+        "resource",
+        lambda r: f"{r['resourceType'] or ''} {r['resourceName'] or ''}".strip(),
+        priority=4,
+        shrink_to=14,
+    ),
+    Column("log types", lambda r: ",".join(r["logTypes"]), priority=0, shrink_to=12),
+    Column(
+        "uncompressed",
+        lambda r: human_bytes(r["uncompressedSizeTotalBytes"] or 0),
+        priority=5,
+        right=True,
+    ),
+    Column("created", field("creationDate"), priority=3),
+    Column("expires", field("expirationDate"), priority=1),
+    Column("window", lambda r: _window_cell(r), priority=2),
+)
+
+# `list --verbose`: one row per host part, so a FAILURE job shows which host failed and why.
+_PART_COLUMNS: Final = (
+    Column("group", field("groupId"), keep=True),
+    Column("job", field("jobId"), keep=True),
+    Column("job status", field("jobStatus"), priority=3),
+    Column("host", field("hostName"), keep=True),
+    Column("log type", field("logCollectionType"), priority=2),
+    Column("part status", field("status"), keep=True),
+    Column("error", field("errorMessage"), priority=1, shrink_to=24),
+)
+
+_DELETE_COLUMNS: Final = (
+    Column("group", field("groupId"), keep=True),
+    Column("job", field("id"), keep=True),
+    Column("status", field("status"), keep=True),
+    Column("resource", lambda r: r["resourceName"] or "", priority=2, shrink_to=14),
+    Column("created", field("creationDate"), priority=1),
+)
 
 
-def _table(
-    console: Console,
-    title: str,
-    columns: list[str],
-    rows: list[list[str]],
-    *,
-    stderr: bool = False,
-) -> None:
-    """Print a table on stdout (stderr: beside a prompt, keeping stdout for --json)."""
-    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
-    for column in columns:
-        if column in _ID_COLUMNS:
-            table.add_column(column, no_wrap=True, overflow="ignore", min_width=24)
-        elif column in _NO_WRAP:
-            table.add_column(column, no_wrap=True)
-        else:
-            table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*row)
-    Console(stderr=stderr, highlight=False, width=max(console.width, 160)).print(table)
-
-
-@app.command()
+@app.command(epilog=API_EPILOG)
 def groups(
     config: ConfigOpt = None,
     profile: ProfileOpt = None,
@@ -135,10 +165,14 @@ def groups(
     group_name: GroupNameOpt = None,
     base_url: BaseUrlOpt = None,
     insecure: InsecureOpt = False,
+    quiet: QuietOpt = False,
     as_json: JsonOpt = False,
+    output: OutputOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Print every group (project) the API key can see: id and name."""
+    """Print every group (project) the API key can see: id, name, organization."""
+    fmt = output_format(output, as_json)
+    json_errors(fmt is Format.JSON)
     settings = _settings(
         config, None, True, org, group_name, base_url, insecure, debug, profile=profile
     )
@@ -150,20 +184,18 @@ def groups(
             return await fleet.groups()
 
     found, failures = guarded(console, debug, main)
-    if as_json:
-        doc = [{"id": g.id, "name": g.name, "orgId": g.org_id} for g in found]
-        sys.stdout.write(json.dumps(doc) + "\n")
-    else:
-        _table(
-            console,
-            f"{len(found)} groups",
-            ["id", "name", "org"],
-            [[g.id, g.name, g.org_id or ""] for g in found],
-        )
+    records = [{"id": g.id, "name": g.name, "orgId": g.org_id} for g in found]
+    emit(
+        _GROUP_COLUMNS,
+        records,
+        fmt,
+        title=None if quiet else f"{len(found)} groups",
+        err=console,
+    )
     _report_failures(console, failures)
 
 
-@app.command("list")
+@app.command("list", epilog=API_EPILOG)
 def list_jobs(
     config: ConfigOpt = None,
     profile: ProfileOpt = None,
@@ -183,77 +215,83 @@ def list_jobs(
     ] = False,
     base_url: BaseUrlOpt = None,
     insecure: InsecureOpt = False,
+    quiet: QuietOpt = False,
     as_json: JsonOpt = False,
+    output: OutputOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """One table of log-collection jobs across groups, filtered."""
+    """One table of log-collection jobs across groups, filtered. The size is that of the
+    uncompressed logs (archives are smaller); --verbose: one row per host part."""
+    fmt = output_format(output, as_json)
+    json_errors(fmt is Format.JSON)
     settings = _settings(
         config, group, all_groups, org, group_name, base_url, insecure, debug, profile=profile
     )
     selected = job_filter(job, status, since, resource_name, debug)
     console = err_console()
-    jobs, failures = guarded(console, debug, lambda: _list(settings, selected, verbose=verbose))
-    if as_json:
-        sys.stdout.write(json.dumps([_job_json(j) for j in jobs]) + "\n")
-    elif verbose:
-        _parts_table(console, jobs)
+
+    async def main() -> tuple[list[Job], list[str], dict[str, str]]:
+        fleet = Fleet(settings)
+        async with fleet.client:
+            # Names are known when groups are discovered (one more listing, of groups).
+            found = (await fleet.groups())[0] if settings.discover else []
+            names: dict[str, str] = {g.id: g.name for g in found}
+            jobs, failures = await fleet.jobs(selected, verbose=verbose)
+            return jobs, failures, names
+
+    jobs, failures, names = guarded(console, debug, main)
+    if verbose and fmt is not Format.JSON:  # JSON: each job carries its childJobs
+        parts = sum(len(j.child_jobs or ()) for j in jobs)
+        emit(
+            _PART_COLUMNS,
+            _part_rows(jobs),
+            fmt,
+            title=None if quiet else f"{len(jobs)} jobs, {parts} host parts",
+            err=console,
+        )
     else:
-        rows = [
-            [
-                j.group_id,
-                j.id,
-                j.raw_status,
-                f"{j.resource_type or ''} {j.resource_name or ''}",
-                ",".join(j.log_types),
-                human_bytes(j.uncompressed_size_bytes or 0),
-                j.creation_date or "",
-                j.expiration_date or "",
-                _window(j.collection_range),
-            ]
-            for j in jobs
-        ]
-        columns = ["group", "job", "status", "resource", "log types", "size", "created", "expires"]
-        if any(j.collection_range for j in jobs):  # the column only when it says something
-            columns.append("window")
-        else:
-            rows = [row[:-1] for row in rows]
-        _table(console, f"{len(jobs)} jobs", columns, rows)
+        windows = any(j.collection_range for j in jobs)  # the column only when it says something
+        emit(
+            _JOB_COLUMNS if windows else _JOB_COLUMNS[:-1],
+            [_job_json(j, names.get(j.group_id)) for j in jobs],
+            fmt,
+            title=None
+            if quiet
+            else f"{len(jobs)} jobs (uncompressed: the size of the logs, not of the archive)",
+            err=console,
+        )
     _report_failures(console, failures)
 
 
-async def _list(
-    settings: Settings, selected: JobFilter, *, verbose: bool = False
-) -> tuple[list[Job], list[str]]:
+async def _list(settings: Settings, selected: JobFilter) -> tuple[list[Job], list[str]]:
     fleet = Fleet(settings)
     async with fleet.client:
-        return await fleet.jobs(selected, verbose=verbose)
+        return await fleet.jobs(selected)
 
 
-def _window(window: CollectionRange | None) -> str:
-    """`2026-11-30 08:00 → 10:30` (same day) or both ends in full; UTC."""
-    if window is None:
+def _window_cell(record: Mapping[str, Any]) -> str:
+    """`2026-11-30 08:00 → 10:30` (same day) or both ends in full, UTC; empty without one."""
+    raw = record.get("logCollectionFromDate"), record.get("logCollectionToDate")
+    if not all(raw):
         return ""
-    start, end = window.start.astimezone(UTC), window.end.astimezone(UTC)
+    start, end = (datetime.fromisoformat(str(value)).astimezone(UTC) for value in raw)
     tail = f"{end:%H:%M}" if start.date() == end.date() else f"{end:%Y-%m-%d %H:%M}"
     return f"{start:%Y-%m-%d %H:%M} → {tail}"
 
 
-def _parts_table(console: Console, jobs: list[Job]) -> None:
-    """`list --verbose`: one row per host part, so a FAILURE job shows which host failed and
-    why; a job the server sent without parts gets one row of its own."""
-    rows = [
-        [j.group_id, j.id, j.raw_status, part.host, part.log_type, part.status, part.error or ""]
+def _part_rows(jobs: list[Job]) -> list[dict[str, Any]]:
+    """One record per host part; a job the server sent without parts gets one of its own."""
+    return [
+        {"groupId": j.group_id, "jobId": j.id, "jobStatus": j.raw_status} | part.to_json()
         for j in jobs
         for part in j.child_jobs or [ChildJob(host="", log_type="", status="")]
     ]
-    columns = ["group", "job", "job status", "host", "log type", "part status", "error"]
-    parts = sum(len(j.child_jobs or ()) for j in jobs)
-    _table(console, f"{len(jobs)} jobs, {parts} host parts", columns, rows)
 
 
-def _job_json(job: Job) -> dict[str, Any]:
+def _job_json(job: Job, group_name: str | None) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "groupId": job.group_id,
+        "groupName": group_name,
         "id": job.id,
         "status": job.raw_status,
         "resourceType": job.resource_type,
@@ -277,31 +315,50 @@ def _report_failures(console: Console, failures: list[str]) -> None:
         raise typer.Exit(ExitStatus.FAILED)
 
 
-@app.command()
+@app.command(epilog=API_EPILOG)
 def collect(
     resource_type: Annotated[
-        str, typer.Option("--resource-type", help="cluster, replicaset or process.")
+        str,
+        typer.Option("--resource-type", metavar="TYPE", help="cluster, replicaset or process."),
     ],
     resource_name: Annotated[
-        str, typer.Option("--resource-name", help="Deployment, replica set or process name.")
+        str,
+        typer.Option(
+            "--resource-name", metavar="NAME", help="Deployment, replica set or process name."
+        ),
     ],
     log_types: Annotated[
-        str, typer.Option("--log-types", help="Comma-separated: MONGODB,FTDC,AUTOMATION_AGENT,...")
+        str,
+        typer.Option(
+            "--log-types",
+            metavar="TYPES",
+            help="Comma-separated: MONGODB,FTDC,AUTOMATION_AGENT,...",
+        ),
     ],
     size_per_file: Annotated[
         int,
         typer.Option(
-            "--size-per-file", help="Bytes per log file.", callback=bounded("--size-per-file")
+            "--size-per-file",
+            metavar="BYTES",
+            help="Bytes per log file.",
+            callback=bounded("--size-per-file"),
         ),
     ] = DEFAULT_SIZE_PER_FILE,
     no_redact: Annotated[
-        bool, typer.Option("--no-redact", help="Ask for unredacted logs (default: redacted).")
+        bool,
+        typer.Option(
+            "--no-redact", metavar="", help="Ask for unredacted logs (default: redacted)."
+        ),
     ] = False,
     wait: Annotated[
-        bool, typer.Option("--wait", help="Poll each job until it leaves IN_PROGRESS.")
+        bool,
+        typer.Option("--wait", metavar="", help="Poll each job until it leaves IN_PROGRESS."),
     ] = False,
     download: Annotated[
-        bool, typer.Option("--download", help="Download each archive as soon as it is ready.")
+        bool,
+        typer.Option(
+            "--download", metavar="", help="Download each archive as soon as it is ready."
+        ),
     ] = False,
     new: Annotated[
         bool,
@@ -324,13 +381,17 @@ def collect(
     base_url: BaseUrlOpt = None,
     insecure: InsecureOpt = False,
     quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
     as_json: JsonOpt = False,
+    output: OutputOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Create a log-collection job in every selected group; optionally wait and download.
 
     Run again on the same --out with the same request, it resumes the jobs it created there
-    (waits for and downloads them) instead of creating more; --new creates fresh ones."""
+    (waits for and downloads them) instead of creating more; --new creates fresh ones. With
+    --json the summary lists the created jobs (createdJobs: groupId, jobId)."""
+    json_errors(output_format(output, as_json) is Format.JSON)
     try:
         body = collect_request(
             resource_type=resource_type,
@@ -365,7 +426,15 @@ def collect(
         dry_run=dry_run,
         wait_report_s=wait_report_interval(os.environ, live_display=err_console().is_terminal),
     )
-    run_and_exit(settings, options, quiet=quiet, as_json=as_json, debug=debug)
+    run_and_exit(
+        settings,
+        options,
+        quiet=quiet,
+        as_json=as_json,
+        debug=debug,
+        output=output,
+        verbose=verbose,
+    )
 
 
 def _run_actions(
@@ -427,12 +496,15 @@ def _run_actions(
         raise typer.Exit(ExitStatus.FAILED)
 
 
-@app.command()
+@app.command(epilog=API_EPILOG)
 def extend(
     days: Annotated[
         int,
         typer.Option(
-            "--days", help="New expiration: this many days from now.", callback=bounded("--days")
+            "--days",
+            metavar="N",
+            help="New expiration: this many days from now.",
+            callback=bounded("--days"),
         ),
     ],
     config: ConfigOpt = None,
@@ -454,6 +526,7 @@ def extend(
 ) -> None:
     """Push the expiration of the selected jobs to N days from now (at most 6 months after
     each job's creation, checked before sending)."""
+    json_errors(as_json)
     settings = _settings(
         config, group, all_groups, org, group_name, base_url, insecure, debug, profile=profile
     )
@@ -472,7 +545,7 @@ def extend(
     )
 
 
-@app.command()
+@app.command(epilog=API_EPILOG)
 def retry(
     config: ConfigOpt = None,
     profile: ProfileOpt = None,
@@ -491,6 +564,7 @@ def retry(
     debug: DebugOpt = False,
 ) -> None:
     """Retry the selected FAILURE jobs (PUT .../retry)."""
+    json_errors(as_json)
     settings = _settings(
         config, group, all_groups, org, group_name, base_url, insecure, debug, profile=profile
     )
@@ -567,15 +641,13 @@ def delete(
 
 def _confirm_delete(console: Console, jobs: list[Job]) -> None:
     """Show what would go and ask; anything but yes deletes nothing (exit 1)."""
-    _table(
-        console,
-        f"to delete: {len(jobs)} jobs",
-        ["group", "job", "status", "resource", "created"],
-        [
-            [j.group_id, j.id, j.raw_status, j.resource_name or "", j.creation_date or ""]
-            for j in jobs
-        ],
-        stderr=True,
+    emit(
+        _DELETE_COLUMNS,
+        [_job_json(j, None) for j in jobs],
+        Format.TABLE,
+        title=f"to delete: {len(jobs)} jobs",
+        err=console,
+        table_to_stderr=True,
     )
     groups = len({j.group_id for j in jobs})
     # Asked on stderr and read from stdin by hand: click's prompt writes a space to stdout,

@@ -17,6 +17,14 @@ from types import FrameType
 
 INTERRUPTED = 130
 
+_argv: list[str] | None = None  # the arguments of this process, when started as bulkdl
+
+
+def invoked_args() -> list[str] | None:
+    """The command-line arguments bulkdl was started with (None when embedded, e.g. tests
+    invoking the app in-process), to print the command that resumes a run."""
+    return None if _argv is None else list(_argv)
+
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
@@ -41,6 +49,8 @@ def _status(code: object) -> int:
 
 def main() -> None:
     """Console-script entry point (`bulkdl`, `python -m bulkdl`)."""
+    global _argv
+    _argv = sys.argv[1:]
     install_signal_handlers()
     status = 0
     try:

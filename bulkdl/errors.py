@@ -163,3 +163,27 @@ class NotAnArchive(TransferError):
 
 class DiskError(TransferError):
     """Writing, syncing or renaming a file failed (no space, permissions, ...)."""
+
+
+def error_code(exc: BulkdlError) -> str:
+    """The API's errorCode when it sent one, else bulkdl's name for the kind of failure.
+
+    Stable names a runbook can branch on (`failures[].errorCode`, the manifest's lines).
+    """
+    if isinstance(exc, ApiError):
+        return exc.error_code or f"HTTP_{exc.status}"
+    for kind, code in _KINDS:
+        if isinstance(exc, kind):
+            return code
+    return "ERROR"
+
+
+_KINDS: tuple[tuple[type[BulkdlError], str], ...] = (
+    (ResumeRejected, "RESUME_REJECTED"),
+    (NetworkError, "NETWORK"),
+    (IncompleteDownload, "INCOMPLETE_DOWNLOAD"),
+    (CorruptArchive, "CORRUPT_ARCHIVE"),
+    (DiskError, "DISK"),
+    (ProtocolError, "PROTOCOL"),
+    (ConfigError, "CONFIG"),
+)

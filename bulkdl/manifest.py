@@ -71,21 +71,22 @@ def _iso(ts: datetime | None) -> str | None:
     return ts.isoformat(timespec="milliseconds").replace("+00:00", "Z") if ts else None
 
 
-def to_record(result: JobResult) -> dict[str, Any]:
-    """The manifest's line for one outcome (pure)."""
+def to_record(result: JobResult, run_id: str = "", out_dir: Path | None = None) -> dict[str, Any]:
+    """The manifest's line for one outcome (pure); `path` relative to OUT (see schema.py)."""
     extra = {
         "previousSha256": result.previous_sha256,
         "rawJobId": result.raw_job_id,
         "rawGroupId": result.raw_group_id,
         "requestSha256": result.request_sha256,
-        "extractedPath": result.extracted_path,
+        "extractedPath": _relative(result.extracted_path, out_dir),
     }
     return {
+        "runId": run_id,
         "groupId": result.group_id or None,
         "jobId": result.job_id,
         "status": result.status,
         "outcome": result.outcome.value,
-        "path": result.path,
+        "path": _relative(result.path, out_dir),
         "bytes": result.bytes,
         "sha256": result.sha256,
         "attempts": result.attempts,
@@ -102,6 +103,16 @@ def to_record(result: JobResult) -> dict[str, Any]:
             else {}
         ),
     }
+
+
+def _relative(path: str | None, out_dir: Path | None) -> str | None:
+    """The same file named from OUT, whatever folder each run was started from."""
+    if path is None or out_dir is None:
+        return path
+    try:
+        return Path(path).relative_to(out_dir).as_posix()
+    except ValueError:
+        return path
 
 
 def parse_previous(text: str) -> Previous:
@@ -193,9 +204,12 @@ class ManifestWriter:
         out: OutDir | None,
         *,
         on_repair: Callable[[str], None] | None = None,
+        run_id: str = "",
     ) -> None:
         self._out = out  # None: a dry run writes nothing
         self._on_repair = on_repair
+        self._run_id = run_id
+        self._out_dir = out.path if out is not None else None
         self._fd: int | None = None
         self._size = 0  # bytes of whole lines in the file
 
@@ -225,7 +239,9 @@ class ManifestWriter:
         """Append one line; DiskError (and the file cut back to whole lines) if it fails."""
         if self._fd is None:
             return
-        line = json.dumps(to_record(result), separators=(",", ":")) + "\n"
+        line = (
+            json.dumps(to_record(result, self._run_id, self._out_dir), separators=(",", ":")) + "\n"
+        )
         data = line.encode("utf-8")
         try:
             written = os.write(self._fd, data)

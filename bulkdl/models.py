@@ -336,3 +336,4 @@ class JobResult:
     request_sha256: str | None = None  # CREATED: fingerprint of the POST body
     collection_range: CollectionRange | None = None
     failed_parts: tuple[ChildJob, ...] = ()  # a FAILURE job's hosts that failed, and why
+    error_code: str | None = None  # errors.error_code() of what failed it

@@ -28,6 +28,7 @@ from bulkdl.errors import (
     NetworkError,
     ResumeRejected,
     TransferError,
+    error_code,
 )
 from bulkdl.extract import extract_archive
 from bulkdl.manifest import ManifestWriter, created_earlier, read_previous, request_fingerprint
@@ -119,7 +120,7 @@ class Run:
         self.reporter = reporter
         self.options = options or RunOptions()
         self.plan: list[GroupPlan] = []
-        self.summary = RunSummary()
+        self.summary = RunSummary(out_dir=settings.out_dir)
         self._previous: dict[str, Recorded] = {}
         self._queue: GroupQueue[DownloadTarget] = GroupQueue(settings.per_group_concurrency)
         self._scope = anyio.CancelScope()
@@ -172,7 +173,9 @@ class Run:
         )
         try:
             async with (
-                ManifestWriter(self._out, on_repair=self.reporter.warn) as manifest,
+                ManifestWriter(
+                    self._out, on_repair=self.reporter.warn, run_id=self.summary.run_id
+                ) as manifest,
                 client,
                 anyio.create_task_group() as outer,
             ):
@@ -201,6 +204,7 @@ class Run:
         """
         s = self.settings
         if not s.discover:
+            self.reporter.planned(dict.fromkeys(s.groups))
             return list(s.groups)
         try:
             found, malformed = await self._api(
@@ -214,6 +218,8 @@ class Run:
             return []
         for line in missing:
             await self._record(manifest, _failed_line(line))
+        names = {g.id: g.name for g in found}
+        self.reporter.planned({g: names.get(g) for g in chosen})
         self.reporter.note(f"{len(chosen)} groups selected")
         return chosen
 
@@ -317,6 +323,7 @@ class Run:
             status=None,
             outcome=Outcome.FAILED,
             error=str(exc),
+            error_code=error_code(exc),
             attempts=exc.attempts,
             started_at=started,
             finished_at=_now(),
@@ -352,12 +359,13 @@ class Run:
         self._old_waits.extend(waiting)
         ready = [j for j in jobs if j not in waiting]
         targets, unavailable = plan_group(ready, self.settings.out_dir, self._previous)
+        statuses = [u.job.raw_status for u in unavailable]
         if opts.dry_run:  # says what a real run would do, so the files are checked here
             complete = {t.job.id for t in targets if await self._is_complete(t)}
-            self.reporter.listed(group, len(jobs), len(targets) - len(complete))
+            self.reporter.listed(group, len(jobs), len(targets) - len(complete), statuses)
             self.plan.append(_group_plan(group, jobs, targets, waiting, complete))
             return
-        self.reporter.listed(group, len(jobs), len(targets))
+        self.reporter.listed(group, len(jobs), len(targets), statuses)
         self._check_space(targets)
         for item in unavailable:
             await self._record(manifest, _not_downloadable(item))
@@ -602,8 +610,7 @@ class Run:
                 async with client.open_download(
                     job, resume_from=file.written, validator=file.validator
                 ) as body:
-                    if n == 1:
-                        self.reporter.started(target, body.total_length)
+                    self.reporter.started(target, body.total_length)  # again after a retry
                     file.validator = body.validator
                     return await receive(
                         body.chunks,
@@ -623,13 +630,21 @@ class Run:
                 group=job.group_id,
                 policy=self._policy,
                 pacer=self._pacer,
-                on_retry=lambda exc, n, delay: self.reporter.retrying(str(exc), n, delay),
+                on_retry=lambda exc, n, delay: self.reporter.retrying(
+                    str(exc), n, delay, target, self._policy.attempts
+                ),
             )
         except BulkdlError as exc:
             if is_fatal(exc):
                 self._abort(exc)
             self.reporter.progress(target, -reported)
-            return replace(base, attempts=exc.attempts, error=str(exc), finished_at=_now())
+            return replace(
+                base,
+                attempts=exc.attempts,
+                error=str(exc),
+                error_code=error_code(exc),
+                finished_at=_now(),
+            )
         finally:
             await discard(file)  # whatever is left of a .part (nothing after a rename)
         done = replace(
@@ -646,7 +661,7 @@ class Run:
         try:
             dest = await anyio.to_thread.run_sync(extract_archive, self._out, job.group_id, job.id)
         except TransferError as exc:
-            return replace(done, outcome=Outcome.FAILED, error=str(exc))
+            return replace(done, outcome=Outcome.FAILED, error=str(exc), error_code=error_code(exc))
         return replace(done, extracted_path=str(dest))
 
 

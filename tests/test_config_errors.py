@@ -152,7 +152,7 @@ def test_output_path_that_is_a_file(tmp_path: Path, fleet: Fleet, emulator: Emul
 
 
 def test_bad_group_flag(tmp_path: Path, fleet: Fleet, emulator: EmulatorThread) -> None:
-    """--group with a malformed id names the flag and the value."""
+    """--group with a malformed id names the flag and the value (upper case is normalised)."""
     cfg = write_config(tmp_path / "c.toml", base_url=emulator.base_url, groups=list(fleet.groups))
     result = run_cli(
         [
@@ -162,10 +162,10 @@ def test_bad_group_flag(tmp_path: Path, fleet: Fleet, emulator: EmulatorThread) 
             "--out",
             str(tmp_path / "o"),
             "--group",
-            "5c8100bcf2a30b12ff88258F",
+            "5c8100bcf2a30b12ff88258g",
         ]
     )
-    _assert_refused(result.output, result.exit_code, "--group", "5c8100bcf2a30b12ff88258F")
+    _assert_refused(result.output, result.exit_code, "--group", "5c8100bcf2a30b12ff88258g")
     assert emulator.state.counters.requests == 0
 
 

@@ -5,6 +5,7 @@ line. Both through the CLI against the emulator's childJobs."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from bulkdl.emulator import EmulatedJob, EmulatorThread, Fleet
@@ -21,8 +22,10 @@ def _failure_job(fleet: Fleet, group: str) -> EmulatedJob:
 
 
 def _rows(table: str) -> list[list[str]]:
-    """The body rows of a table printed wide enough not to fold: cells, stripped."""
-    return [[c.strip() for c in line.split("│")] for line in table.splitlines() if "│" in line]
+    """The body rows of a plain table printed wide enough not to shorten a cell: its cells
+    (columns are separated by two spaces or more; no cell holds two spaces in a row)."""
+    rows = [re.split(r"\s{2,}", line.strip()) for line in table.splitlines()[1:] if line.strip()]
+    return [row + [""] * (7 - len(row)) for row in rows]  # an empty last cell is not printed
 
 
 def test_list_verbose_shows_one_row_per_host_part_and_the_failed_parts_errors(
@@ -45,7 +48,7 @@ def test_list_verbose_shows_one_row_per_host_part_and_the_failed_parts_errors(
         listings = emu.state.counters.requests_by_kind["list"]
     assert result.exit_code == 0, result.output
     assert listings == 1
-    assert f"1 jobs, {len(children)} host parts" in result.stdout
+    assert f"1 jobs, {len(children)} host parts" in result.stderr  # the title; rows on stdout
     rows = _rows(result.stdout)
     assert [(r[0], r[1], r[2]) for r in rows] == [(group, job.id, "FAILURE")] * len(children)
     assert [(r[3], r[4], r[5], r[6]) for r in rows] == [

@@ -6,6 +6,7 @@ waits until its deadline and says so once; --wait reports what it still waits fo
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -208,7 +209,10 @@ def test_dry_run_counts_complete_archives_as_skips(tmp_path: Path) -> None:
     plan = json.loads(whole.stdout)
     assert (plan["toDownload"], plan["toSkip"]) == (0, 8), plan
     assert all(g["toSkip"] == 4 and g["toDownload"] == 0 for g in plan["groups"])
-    assert "would download 0 (up to 0 B), skip 4 already complete" in text.stderr
+    # The plan's table: per group, 0 to download and 4 to skip (columns `to download`, `to skip`).
+    rows = [line for line in text.stderr.splitlines() if line[:24] in fleet.groups]
+    assert len(rows) == 2, text.stderr
+    assert all(re.search(r"\s0\s+4\s", row) for row in rows), text.stderr
     assert "6 jobs listed, 0 to download" in text.stderr
     assert "; skip 8 already complete" in text.stderr
     plan = json.loads(after_damage.stdout)

@@ -95,7 +95,7 @@ def test_retried_failure_job_replaces_its_partial_archive(tmp_path: Path, wait: 
             _until(lambda: emu.state.finished_at(failed_job.id) is not None)
             plan = run_cli(["download", "--dry-run", *cfg])
             assert plan.exit_code == 0, plan.output
-            assert "would download 1" in plan.stderr, plan.stderr
+            assert "download 1 archives" in plan.stderr, plan.stderr
         downloads_before = dict(emu.state.counters.downloads_by_job)
         again = run_cli(["download", *(["--wait"] if wait else []), *cfg])
         downloads_after = dict(emu.state.counters.downloads_by_job)
