@@ -187,7 +187,11 @@ StallOpt = Annotated[
 ]
 ProxyOpt = Annotated[
     str | None,
-    typer.Option("--proxy", help="Proxy URL (default: the proxy key, then HTTPS_PROXY etc.)."),
+    typer.Option(
+        "--proxy",
+        metavar="URL",
+        help="Proxy URL (default: the proxy key, then HTTPS_PROXY etc.).",
+    ),
 ]
 InsecureOpt = Annotated[
     bool, _flag("--insecure", "Do not verify TLS certificates (not recommended).")
