@@ -29,6 +29,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 import aiohttp
 import anyio
+from aiohttp.http_exceptions import HttpProcessingError
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from bulkdl import __version__
@@ -692,11 +693,12 @@ class CloudManagerClient:
                 yield chunk
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise _network_error(exc, str(resp.url), group=group, job=job) from None
-        if protocol is not None and protocol.exception() is not None:
+        if protocol is not None and isinstance(protocol.exception(), HttpProcessingError):
             # aiohttp stops at Content-Length and parses what follows as the next response:
-            # an error there means the server sent more than it said (when those bytes came
-            # with the body's end; later ones only die with the connection). Which length was
-            # the archive's is unknowable, so this attempt fails.
+            # a parser error there means the server sent more than it said (when those bytes
+            # came with the body's end; later ones only die with the connection). Which length
+            # was the archive's is unknowable, so this attempt fails. A server that merely
+            # closed the connection after the body (ServerDisconnectedError) is no such case.
             raise Misframed(
                 f"group {group} job {job}: the server sent more than its Content-Length "
                 f"({resp.content_length} bytes) on this connection",

@@ -160,6 +160,20 @@ def test_body_longer_than_content_length_is_not_kept(tmp_path: Path, archive_byt
     assert "\\x" not in result.output  # aiohttp's quote of the stray bytes is not shown
 
 
+def test_server_closing_after_a_large_body_is_not_misframing(tmp_path: Path) -> None:
+    """Multi-MiB bodies, written slower than they arrive: the server may close its end once it
+    has sent everything. That is not a body longer than its Content-Length: no retry, exit 0.
+    (A real regression: every archive over a few MiB failed as "misframed".)"""
+    fleet = _fleet(n_groups=2, jobs=2, archive_bytes=3 * 1024 * 1024)
+    with EmulatorThread(fleet) as emu:
+        result = _download(tmp_path, emu, "--concurrency", "4")
+        downloads = sum(emu.state.counters.downloads_by_job.values())
+    assert result.exit_code == 0, result.output
+    assert "retrying" not in result.stderr
+    assert downloads == 4  # one attempt each
+    _assert_all_but(tmp_path, fleet, set())
+
+
 def test_sniffer_reads_only_the_start() -> None:
     archive = make_archive(_fleet(jobs=1).groups.popitem()[1][0])
     sniffer = TarGzSniffer()
