@@ -77,7 +77,7 @@ def run_once(tool: Tool, index: int, fixture: Fixture, plan: Plan) -> RunResult:
     scratch = plan.work / "scratch" / tool.name
     for d in (out, scratch):
         shutil.rmtree(d, ignore_errors=True)
-        d.mkdir(parents=True)
+        d.mkdir(parents=True, mode=0o700)  # private, as bulkdl wants its OUT (else it warns)
     base_url = plan.server.ports.base_url(fixture.workload)
     argv, env = prepare_command(tool, fixture, base_url, out, scratch, plan.concurrency)
     os.sync()  # start from no dirty pages: the previous run's writeback must not land on us
