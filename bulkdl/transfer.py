@@ -14,7 +14,7 @@ from pathlib import Path
 
 import anyio
 
-from bulkdl.errors import BulkdlError, ResumeRejected, TransferError, error_code
+from bulkdl.errors import BulkdlError, ResumeRejected, TransferError, error_code, where
 from bulkdl.extract import extract_archive
 from bulkdl.models import ChildJob, Job, JobResult, JobStatus, Outcome
 from bulkdl.outdir import OutDir
@@ -168,7 +168,7 @@ class Transfer:
                 job.group_id, lambda: client.get_job(job.group_id, job.id, verbose=True)
             )
         except BulkdlError as exc:
-            self.reporter.warn(f"group {job.group_id} job {job.id}: no failed parts ({exc})")
+            self.reporter.warn(f"{where(job.group_id, job.id)}: no failed parts ({exc})")
             return ()
         return detailed.failed_parts
 
