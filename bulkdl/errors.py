@@ -26,7 +26,7 @@ summary's failure lines.
     + IncompleteDownload(received, expected)
     + CorruptArchive                    --verify: gzip or tar fails to read to its end
     + NotAnArchive                      an HTML/JSON answer, or gzip that does not start a tar
-    + DiskError(path)
+    + DiskError                         writing, syncing or renaming a file failed (path in message)
 """
 
 from __future__ import annotations

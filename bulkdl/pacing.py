@@ -3,7 +3,8 @@
 Cloud Manager rate-limits per project (about 100 requests a minute) and its 429 usually has no
 Retry-After. Retrying only the request that was refused would keep hammering the group with
 its other requests, so a 429 pauses *every* request to that group, for a time that grows with
-consecutive 429s and resets after a success.
+consecutive 429s and resets after a success. The RequestBudget keeps each group under that
+limit on its own, so a run that keeps to it rarely meets a 429 at all.
 """
 
 from __future__ import annotations
