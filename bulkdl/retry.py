@@ -4,7 +4,8 @@ Everything above `retrying` is pure (no sleeping); `retrying` runs an operation 
 
 Retried: connection failures, resets and stalls mid-body, bodies shorter than Content-Length,
 5xx, 429 (honouring Retry-After; Cloud Manager usually sends none, so we back off on our own)
-and an archive that fails --verify. Never retried: other 4xx, a rejected key, a body that is not gzip, disk errors.
+and an archive that fails --verify. Never retried: other 4xx, a rejected key, a body that is
+not gzip, disk errors.
 Bounded twice: by attempts and by a deadline per job. Backoff is capped exponential with full
 jitter (`random.uniform(0, cap)`), so a fleet of workers does not retry in lockstep.
 
