@@ -49,6 +49,7 @@ from bulkdl.errors import (
     ResumeRejected,
     ServerError,
     TooSlow,
+    where,
 )
 from bulkdl.minrate import RateFloor
 from bulkdl.models import (
@@ -126,12 +127,12 @@ def api_error(
     only what it answered.
     """
     code, detail = _parse_error_body(body)
-    where = f"group {group}" + (f" job {job}" if job else "") if group else "the API"
+    place = where(group, job)
     said = f"HTTP {status}" + (f" {code}" if code else "") + (f": {detail}" if detail else "")
     kw: dict[str, Any] = {"status": status, "error_code": code, "group_id": group, "job_id": job}
     if status == 401 and code not in _GROUP_ACCESS_CODES and not challenged:
         return ApiError(
-            f"{where}: {said}, without a digest challenge (not a verdict on the key pair)",
+            f"{place}: {said}, without a digest challenge (not a verdict on the key pair)",
             hint="a gateway or proxy in front of the API may have refused this one request",
             **kw,
         )
@@ -143,15 +144,15 @@ def api_error(
         )
     if (status in (401, 403) and code in _GROUP_ACCESS_CODES) or (status == 403 and job is None):
         return GroupAccessError(
-            f"{where}: the key cannot access this group ({said})",
+            f"{place}: the key cannot access this group ({said})",
             hint="check the group id and that the API key is a member of the project",
             **kw,
         )
     if status == 404 and code in ("GROUP_NOT_FOUND", "INVALID_GROUP_ID"):
-        return GroupAccessError(f"{where}: no such group ({said})", **kw)
+        return GroupAccessError(f"{place}: no such group ({said})", **kw)
     if status == 429:
         return RateLimited(
-            f"{where}: rate limited ({said})",
+            f"{place}: rate limited ({said})",
             retry_after_s=_seconds(retry_after),
             status=status,
             error_code=code,
@@ -159,8 +160,8 @@ def api_error(
             job_id=job,
         )
     if status >= 500:
-        return ServerError(f"{where}: server error ({said})", **kw)
-    return ApiError(f"{where}: {said}", **kw)
+        return ServerError(f"{place}: server error ({said})", **kw)
+    return ApiError(f"{place}: {said}", **kw)
 
 
 def _parse_error_body(body: bytes) -> tuple[str | None, str | None]:
@@ -415,7 +416,10 @@ class CloudManagerClient:
         doc = await self._call_json("POST", url, group=group, body=request, what="new job")
         raw = doc.get("id")
         if not isinstance(raw, str) or not is_object_id(raw):
-            raise ProtocolError(f"group {group}: the API created a job with a malformed id {raw!r}")
+            raise ProtocolError(
+                f"{where(group)}: the API created a job with a malformed id {raw!r}",
+                group_id=group,
+            )
         return JobId(raw)
 
     async def create_job_in_range(
@@ -472,26 +476,30 @@ class CloudManagerClient:
 
     async def _paged(self, url: str, *, group: GroupId | None, what: str) -> list[Any]:
         """All `results` of a paginated resource, following `next` links to the last page."""
-        where = f"group {group}" if group else "the API"
+        place = where(group)
         query = urlencode({"itemsPerPage": str(ITEMS_PER_PAGE), "pageNum": "1"})
         page_url: str | None = f"{url}{'&' if '?' in url else '?'}{query}"
         followed: set[str] = set()  # pages already requested: a repeat would loop forever
         items: list[Any] = []
         while page_url is not None:
             if len(followed) >= MAX_PAGES:
-                raise ProtocolError(f"{where}: the {what} has more than {MAX_PAGES} pages")
+                raise ProtocolError(
+                    f"{place}: the {what} has more than {MAX_PAGES} pages", group_id=group
+                )
             followed.add(page_url)
             doc = await self._call_json("GET", page_url, group=group, what=what)
             results = doc.get("results")
             if not isinstance(results, list):
-                raise ProtocolError(f"{where}: the {what} has no 'results' list")
+                raise ProtocolError(f"{place}: the {what} has no 'results' list", group_id=group)
             items.extend(results)
             href = next_link(doc)
             page_url = (
                 None if href is None else follow_next(self._settings.base_url, page_url, href)
             )
             if page_url in followed:
-                raise ProtocolError(f"{where}: the {what}'s 'next' link repeats {page_url}")
+                raise ProtocolError(
+                    f"{place}: the {what}'s 'next' link repeats {page_url}", group_id=group
+                )
         return items
 
     @asynccontextmanager
@@ -510,7 +518,7 @@ class CloudManagerClient:
         if resume_from > 0 and validator is not None:
             headers["Range"] = f"bytes={resume_from}-"
             headers["If-Range"] = validator
-        where = f"group {job.group_id} job {job.id}"
+        place = where(job.group_id, job.id)
         async with self._request(url, headers, group=job.group_id, job=job.id) as resp:
             if resp.status not in (200, 206) or (resp.status == 206 and "Range" not in headers):
                 raise await self._error_from(resp, group=job.group_id, job=job.id)
@@ -518,8 +526,10 @@ class CloudManagerClient:
             if (instead := refused_content_type(content_type)) is not None:
                 shown = "".join(c for c in content_type[:80] if c.isprintable())  # server text
                 raise NotAnArchive(
-                    f"{where}: the server answered {instead} ({shown}), not a gzip "
-                    "archive (a proxy or login page?)"
+                    f"{place}: the server answered {instead} ({shown}), not a gzip "
+                    "archive (a proxy or login page?)",
+                    group_id=job.group_id,
+                    job_id=job.id,
                 )
             start, total = 0, resp.content_length
             if resp.status == 206:
@@ -527,7 +537,7 @@ class CloudManagerClient:
                 if parsed is None or parsed[0] != resume_from:
                     # Misplaced bytes would corrupt the file: start over from byte 0.
                     raise ResumeRejected(
-                        f"group {job.group_id} job {job.id}: resume answered with "
+                        f"{place}: resume answered with "
                         f"Content-Range {resp.headers.get('Content-Range')!r}",
                         group_id=job.group_id,
                         job_id=job.id,
@@ -538,7 +548,7 @@ class CloudManagerClient:
                 start=start,
                 total_length=total,
                 validator=resp.headers.get("ETag") or resp.headers.get("Last-Modified"),
-                chunks=_sniffed(chunks, where) if start == 0 else chunks,
+                chunks=_sniffed(chunks, job) if start == 0 else chunks,
             )
 
     async def _call_json(
@@ -554,7 +564,7 @@ class CloudManagerClient:
         empty: bool = False,
     ) -> dict[str, Any]:
         """One JSON API call; a 2xx answer's JSON object (or {} when `empty`)."""
-        where = f"group {group}" if group else "the API"
+        place = where(group)
         if self._budget is not None:
             await self._budget.acquire(group or "")
         headers = {"Accept": "application/json"}
@@ -577,11 +587,14 @@ class CloudManagerClient:
         except (ValueError, UnicodeDecodeError):
             html = b"<html" in raw[:512].lower()
             raise ProtocolError(
-                f"{where}: the {what} is not JSON"
-                + (" (an HTML page: a proxy or login page?)" if html else "")
+                f"{place}: the {what} is not JSON"
+                + (" (an HTML page: a proxy or login page?)" if html else ""),
+                group_id=group,
             ) from None
         if not isinstance(doc, dict):
-            raise ProtocolError(f"{where}: the {what} is not a JSON object")
+            raise ProtocolError(
+                f"{place}: the {what} is not a JSON object", group_id=group
+            )
         return doc
 
     @asynccontextmanager
@@ -639,9 +652,9 @@ class CloudManagerClient:
             # A redirect took us elsewhere (credentials are not sent there): its answer says
             # nothing about our key or our access to the group.
             code, detail = _parse_error_body(body)
-            where = (f"group {group}" if group else "the API") + (f" job {job}" if job else "")
             return ApiError(
-                f"{where}: redirected to {resp.url.origin()}, which answered HTTP {resp.status}"
+                f"{where(group, job)}: redirected to {resp.url.origin()}, "
+                f"which answered HTTP {resp.status}"
                 + (f" ({detail})" if detail else ""),
                 status=resp.status,
                 error_code=code,
@@ -714,7 +727,7 @@ class CloudManagerClient:
         return (mine.scheme, mine.netloc) == (theirs.scheme, theirs.netloc)
 
 
-async def _sniffed(chunks: AsyncIterator[bytes], where: str) -> AsyncIterator[bytes]:
+async def _sniffed(chunks: AsyncIterator[bytes], job: Job) -> AsyncIterator[bytes]:
     """`chunks`, held back until their start proves a tar.gz (sniff.py), then passed on."""
     sniffer = TarGzSniffer()
     held: list[bytes] = []
@@ -731,7 +744,11 @@ async def _sniffed(chunks: AsyncIterator[bytes], where: str) -> AsyncIterator[by
                 held = []
         sniffer.end()
     except NotArchive as exc:
-        raise NotAnArchive(f"{where}: the server sent something that is {exc}") from None
+        raise NotAnArchive(
+            f"{where(job.group_id, job.id)}: the server sent something that is {exc}",
+            group_id=job.group_id,
+            job_id=job.id,
+        ) from None
     for early in held:  # an empty body: the sink names it
         yield early
 
@@ -744,7 +761,6 @@ def _network_error(
     job: str | None,
     proxy: str | None = None,
 ) -> NetworkError:
-    where = f"group {group}" + (f" job {job}" if job else "") if group else "the API"
     host = urlsplit(url).netloc
     if isinstance(exc, aiohttp.ClientProxyConnectionError):
         what = f"cannot connect to the proxy {redact(proxy or '')} ({exc.strerror or 'refused'})"
@@ -763,7 +779,7 @@ def _network_error(
         what = f"{host} answered something that is not valid HTTP (bytes past a body's end?)"
     else:
         what = f"{exc.__class__.__name__}: {exc}"
-    return NetworkError(f"{where}: {what}", group_id=group, job_id=job)
+    return NetworkError(f"{where(group, job)}: {what}", group_id=group, job_id=job)
 
 
 def is_fatal(exc: BulkdlError) -> bool:

@@ -15,6 +15,8 @@ import anyio
 import typer
 from rich.console import Console
 
+from bulkdl.actions import Action, Actions, delete_jobs, extend_jobs, retry_jobs
+from bulkdl.actions import list_jobs as select_jobs
 from bulkdl.cli_common import (
     API_EPILOG,
     AllGroupsOpt,
@@ -51,7 +53,6 @@ from bulkdl.cli_common import (
 )
 from bulkdl.config import Overrides, Settings
 from bulkdl.errors import BulkdlError, ConfigError, ExitStatus
-from bulkdl.fleet import Action, Fleet, delete_jobs, extend_jobs, retry_jobs
 from bulkdl.manifest import ManifestWriter
 from bulkdl.models import ChildJob, GroupInfo, Job
 from bulkdl.output import Column, Format, emit, field
@@ -62,6 +63,7 @@ from bulkdl.selection import (
     collect_request,
     collection_range,
 )
+from bulkdl.session import ApiSession
 from bulkdl.summary import human_bytes
 from bulkdl.waits import wait_report_interval
 
@@ -179,9 +181,9 @@ def groups(
     console = err_console()
 
     async def main() -> tuple[list[GroupInfo], list[str]]:
-        fleet = Fleet(settings)
-        async with fleet.client:
-            return await fleet.groups()
+        api = ApiSession(settings)
+        async with api.client:
+            return await api.visible_groups()
 
     found, failures = guarded(console, debug, main)
     records = [{"id": g.id, "name": g.name, "orgId": g.org_id} for g in found]
@@ -231,12 +233,12 @@ def list_jobs(
     console = err_console()
 
     async def main() -> tuple[list[Job], list[str], dict[str, str]]:
-        fleet = Fleet(settings)
-        async with fleet.client:
+        api = ApiSession(settings)
+        async with api.client:
             # Names are known when groups are discovered (one more listing, of groups).
-            found = (await fleet.groups())[0] if settings.discover else []
+            found = (await api.visible_groups())[0] if settings.discover else []
             names: dict[str, str] = {g.id: g.name for g in found}
-            jobs, failures = await fleet.jobs(selected, verbose=verbose)
+            jobs, failures = await select_jobs(api, selected, verbose=verbose)
             return jobs, failures, names
 
     jobs, failures, names = guarded(console, debug, main)
@@ -264,9 +266,9 @@ def list_jobs(
 
 
 async def _list(settings: Settings, selected: JobFilter) -> tuple[list[Job], list[str]]:
-    fleet = Fleet(settings)
-    async with fleet.client:
-        return await fleet.jobs(selected)
+    api = ApiSession(settings)
+    async with api.client:
+        return await select_jobs(api, selected)
 
 
 def _window_cell(record: Mapping[str, Any]) -> str:
@@ -442,12 +444,12 @@ def _run_actions(
     debug: bool,
     as_json: bool,
     quiet: bool,
-    act: Callable[[Fleet], Awaitable[tuple[list[Action], list[str]]]],
+    act: Callable[[Actions], Awaitable[tuple[list[Action], list[str]]]],
     verb: str,
     dry_run: bool,
 ) -> None:
     console = err_console()
-    fleet = Fleet(settings)
+    fleet = Actions(settings)
 
     async def main() -> tuple[list[Action], list[str]]:
         async with fleet.client:
@@ -661,7 +663,7 @@ def _confirm_delete(console: Console, jobs: list[Job]) -> None:
 
 
 async def _delete(
-    fleet: Fleet, jobs: list[Job], failures: list[str], out_dir: Path | None, *, dry_run: bool
+    fleet: Actions, jobs: list[Job], failures: list[str], out_dir: Path | None, *, dry_run: bool
 ) -> tuple[list[Action], list[str]]:
     if out_dir is None:
         return await delete_jobs(fleet, jobs, dry_run=dry_run), failures

@@ -5,24 +5,28 @@ Everything a user, the disk or the network can cause is a BulkdlError, printed a
 an error before any download can start ends the run with 2, the same error for one group or
 job only fails that group or job (exit 1 at the end).
 
-* BulkdlError(message, hint)
+Every error can say which group and job it is about (`group_id`, `job_id`); `where()` is the
+one place that phrases them ("group G job J"), for the messages that name them and for the
+summary's failure lines.
+
+* BulkdlError(message, hint, group_id, job_id)
   x ConfigError                         bad flag, config file, credentials, output dir -> exit 2
   x ProxyError                          the proxy refused us (407, 403, tunnel refused) -> exit 2
-  x ApiError(status, error_code, group_id, job_id)
+  x ApiError(status, error_code)
     + AuthError                         401 challenge the key cannot answer -> exit 2
     + GroupAccessError                  401 NOT_IN_GROUP, 403, 404 GROUP_NOT_FOUND: group fails
     + RateLimited(retry_after_s)        429
     + ServerError                       5xx
   x ProtocolError                       the server sent something that is not the documented API
-  x NetworkError(group_id, job_id)      refused, reset, TLS, stalled or cut-short body
+  x NetworkError                        refused, reset, TLS, stalled or cut-short body
     + ResumeRejected                    a Range answer at the wrong offset
       + Misframed                       bytes past Content-Length: this body is not trusted
     + TooSlow                           a body below min_rate_bytes_s over min_rate_window_s
-  x TransferError(group_id, job_id)
+  x TransferError
     + IncompleteDownload(received, expected)
     + CorruptArchive                    --verify: gzip or tar fails to read to its end
     + NotAnArchive                      an HTML/JSON answer, or gzip that does not start a tar
-    + DiskError(path)
+    + DiskError                         writing, syncing or renaming a file failed (path in message)
 """
 
 from __future__ import annotations
@@ -39,13 +43,30 @@ class ExitStatus(IntEnum):
     INTERRUPTED = 130  # SIGINT / SIGTERM
 
 
+def where(group_id: str | None, job_id: str | None = None) -> str:
+    """What a failure is about, as every message names it: "group G job J", "group G", or
+    "the API" for a call that concerns no group (the group listing)."""
+    if not group_id:
+        return "the API"
+    return f"group {group_id}" + (f" job {job_id}" if job_id else "")
+
+
 class BulkdlError(Exception):
     """An expected failure: printed as one line and a hint, never as a traceback."""
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        group_id: str | None = None,
+        job_id: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.group_id = group_id
+        self.job_id = job_id
         self.attempts = 1  # set by the retry loop when it gives up
 
     def __str__(self) -> str:
@@ -69,11 +90,9 @@ class ApiError(BulkdlError):
         job_id: str | None = None,
         hint: str | None = None,
     ) -> None:
-        super().__init__(message, hint=hint)
+        super().__init__(message, hint=hint, group_id=group_id, job_id=job_id)
         self.status = status
         self.error_code = error_code
-        self.group_id = group_id
-        self.job_id = job_id
 
 
 class AuthError(ApiError):
@@ -113,13 +132,6 @@ class ProtocolError(BulkdlError):
 
 class NetworkError(BulkdlError):
     """The connection failed: refused, reset, TLS, stalled (no data in time), body cut short."""
-
-    def __init__(
-        self, message: str, *, group_id: str | None = None, job_id: str | None = None
-    ) -> None:
-        super().__init__(message)
-        self.group_id = group_id
-        self.job_id = job_id
 
 
 class ResumeRejected(NetworkError):

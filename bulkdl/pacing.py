@@ -1,9 +1,10 @@
-"""Retrying an operation under a RetryPolicy, and slowing a group down after a 429.
+"""How fast each group may be called: a pause after 429s, and a budget of calls a minute.
 
 Cloud Manager rate-limits per project (about 100 requests a minute) and its 429 usually has no
 Retry-After. Retrying only the request that was refused would keep hammering the group with
 its other requests, so a 429 pauses *every* request to that group, for a time that grows with
-consecutive 429s and resets after a success.
+consecutive 429s and resets after a success. The RequestBudget keeps each group under that
+limit on its own, so a run that keeps to it rarely meets a 429 at all.
 """
 
 from __future__ import annotations
@@ -11,15 +12,12 @@ from __future__ import annotations
 import random
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
-from typing import Final, TypeVar
+from collections.abc import Callable
+from typing import Final
 
 import anyio
 
-from bulkdl.errors import BulkdlError, RateLimited
-from bulkdl.retry import RetryPolicy, delay_before_retry, should_retry
-
-T = TypeVar("T")
+from bulkdl.errors import RateLimited
 
 RATE_LIMIT_BASE_S: Final = 2.0
 RATE_LIMIT_MAX_S: Final = 60.0  # Cloud Manager's window is a minute
@@ -96,44 +94,3 @@ class RequestBudget:
     def record(self, group: str) -> None:
         """Count one call of the group as sent now."""
         self._sent.setdefault(group, deque()).append(self._clock())
-
-
-async def retrying(
-    operation: Callable[[int], Awaitable[T]],
-    *,
-    group: str,
-    policy: RetryPolicy,
-    pacer: GroupPacer,
-    on_retry: Callable[[BulkdlError, int, float], None] | None = None,
-    give_up: Callable[[BulkdlError], bool] | None = None,
-) -> tuple[T, int]:
-    """Run `operation(attempt)` until it succeeds or the policy gives up.
-
-    Returns the result and the number of attempts; on giving up (policy exhausted, error not
-    transient, or `give_up(error)`), re-raises the last error with its `attempts` set.
-    """
-    started = time.monotonic()
-    attempt = 0
-    while True:
-        attempt += 1
-        await pacer.wait(group)
-        try:
-            result = await operation(attempt)
-        except BulkdlError as exc:
-            exc.attempts = attempt
-            if isinstance(exc, RateLimited):
-                delay = pacer.rate_limited(group, exc)
-            else:
-                delay = delay_before_retry(exc, attempt, policy)
-            elapsed = time.monotonic() - started
-            if (give_up is not None and give_up(exc)) or not should_retry(
-                exc, attempt, elapsed, delay, policy
-            ):
-                raise
-            if on_retry is not None:
-                on_retry(exc, attempt, delay)
-            if not isinstance(exc, RateLimited):  # a 429's pause is taken in pacer.wait()
-                await anyio.sleep(delay)
-            continue
-        pacer.succeeded(group)
-        return result, attempt

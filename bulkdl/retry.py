@@ -1,20 +1,28 @@
-"""When to try again, and how long to wait first (pure: no sleeping here).
+"""When to try again, how long to wait first, and the loop that does it.
+
+Everything above `retrying` is pure (no sleeping); `retrying` runs an operation under the policy.
 
 Retried: connection failures, resets and stalls mid-body, bodies shorter than Content-Length,
-5xx, and 429 (honouring Retry-After; Cloud Manager usually sends none, so we back off on our
-own). Never retried: other 4xx, a rejected key, a body that is not gzip, disk errors.
+5xx, 429 (honouring Retry-After; Cloud Manager usually sends none, so we back off on our own)
+and an archive that fails --verify. Never retried: other 4xx, a rejected key, a body that is
+not gzip, disk errors.
 Bounded twice: by attempts and by a deadline per job. Backoff is capped exponential with full
 jitter (`random.uniform(0, cap)`), so a fleet of workers does not retry in lockstep.
 
-A dozen lines of our own rather than stamina/tenacity: the policy also feeds the per-group
-pacer (a 429 slows the whole group down) and Range resume, which those libraries' decorator
-shape does not express more simply.
+A short loop of our own rather than stamina/tenacity: a 429 feeds the per-group pacer (the
+whole group slows down) and each attempt resumes a download where the last one stopped, which
+those libraries' decorator shape does not express more simply.
 """
 
 from __future__ import annotations
 
 import random
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
+
+import anyio
 
 from bulkdl.errors import (
     BulkdlError,
@@ -24,6 +32,9 @@ from bulkdl.errors import (
     RateLimited,
     ServerError,
 )
+from bulkdl.pacing import GroupPacer
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,3 +83,44 @@ def should_retry(
     return (
         is_retryable(exc) and attempt < policy.attempts and elapsed_s + delay_s < policy.deadline_s
     )
+
+
+async def retrying(
+    operation: Callable[[int], Awaitable[T]],
+    *,
+    group: str,
+    policy: RetryPolicy,
+    pacer: GroupPacer,
+    on_retry: Callable[[BulkdlError, int, float], None] | None = None,
+    give_up: Callable[[BulkdlError], bool] | None = None,
+) -> tuple[T, int]:
+    """Run `operation(attempt)` until it succeeds or the policy gives up.
+
+    Returns the result and the number of attempts; on giving up (policy exhausted, error not
+    transient, or `give_up(error)`), re-raises the last error with its `attempts` set.
+    """
+    started = time.monotonic()
+    attempt = 0
+    while True:
+        attempt += 1
+        await pacer.wait(group)
+        try:
+            result = await operation(attempt)
+        except BulkdlError as exc:
+            exc.attempts = attempt
+            if isinstance(exc, RateLimited):
+                delay = pacer.rate_limited(group, exc)
+            else:
+                delay = delay_before_retry(exc, attempt, policy)
+            elapsed = time.monotonic() - started
+            if (give_up is not None and give_up(exc)) or not should_retry(
+                exc, attempt, elapsed, delay, policy
+            ):
+                raise
+            if on_retry is not None:
+                on_retry(exc, attempt, delay)
+            if not isinstance(exc, RateLimited):  # a 429's pause is taken in pacer.wait()
+                await anyio.sleep(delay)
+            continue
+        pacer.succeeded(group)
+        return result, attempt

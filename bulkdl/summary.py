@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bulkdl.errors import ExitStatus
+from bulkdl.errors import ExitStatus, where
 from bulkdl.manifest import MANIFEST_NAME
 from bulkdl.models import JobResult, Outcome
 from bulkdl.schema import CreatedDoc, FailureDoc, SummaryDoc
@@ -34,9 +34,10 @@ class Failure:
         """One line naming the group (and job) and what went wrong."""
         if not self.group_id:  # a group listing entry with a malformed id: the error names it
             return self.error
-        what = f"group {self.group_id}" + (f" job {self.job_id}" if self.job_id else "")
-        # Errors from the API layer already start with "group ...": do not say it twice.
-        return self.error if self.error.startswith(what) else f"{what}: {self.error}"
+        place = where(self.group_id, self.job_id)
+        # An error raised about a group (the API's, a listing's) is recorded as its message,
+        # which names the group with the same where(): do not say it twice.
+        return self.error if self.error.startswith(place) else f"{place}: {self.error}"
 
     def to_json(self) -> FailureDoc:
         return {

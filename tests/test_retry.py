@@ -18,8 +18,15 @@ from bulkdl.errors import (
     ServerError,
     TransferError,
 )
-from bulkdl.pacing import RATE_LIMIT_MAX_S, GroupPacer, retrying
-from bulkdl.retry import RetryPolicy, backoff_s, delay_before_retry, is_retryable, should_retry
+from bulkdl.pacing import RATE_LIMIT_MAX_S, GroupPacer
+from bulkdl.retry import (
+    RetryPolicy,
+    backoff_s,
+    delay_before_retry,
+    is_retryable,
+    retrying,
+    should_retry,
+)
 
 POLICY = RetryPolicy(retries=4, deadline_s=60, initial_backoff_s=0.5, max_backoff_s=8)
 

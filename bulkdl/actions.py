@@ -1,8 +1,8 @@
-"""Fleet-wide API operations that download nothing: groups, list, extend, retry, delete.
+"""Fleet-wide API operations that download nothing: list, extend, retry, delete.
 
-Each opens one client, resolves the groups (configured, or discovered), and runs one call per
-group or job with bounded concurrency and the same retry policy and request budget as a
-download. Expected failures are returned per group or job, never raised past the others.
+Each goes through one ApiSession (the groups it resolves, its retry policy and request budget,
+as a download's) and runs one call per group or job concurrently. Expected failures are
+returned per group or job, never raised past the others.
 SIGINT/SIGTERM during extend/retry stop sending; a change already sent is awaited to its
 answer, so the actions returned are exactly the changes made (`interrupted` is then set).
 """
@@ -13,26 +13,16 @@ import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Final, TypeVar
+from typing import Final
 
 import anyio
 
-from bulkdl.api import CloudManagerClient, is_fatal
 from bulkdl.config import Settings
-from bulkdl.errors import ApiError, BulkdlError, ConfigError, GroupAccessError, NetworkError
+from bulkdl.errors import ApiError, BulkdlError, ConfigError, GroupAccessError
 from bulkdl.manifest import ManifestWriter
-from bulkdl.models import GroupId, GroupInfo, Job, JobResult, JobStatus, Outcome
-from bulkdl.pacing import GroupPacer, retrying
-from bulkdl.selection import (
-    JobFilter,
-    choose_groups,
-    format_api_date,
-    new_expiration,
-    select_groups,
-    unmatched_jobs,
-)
-
-T = TypeVar("T")
+from bulkdl.models import GroupId, Job, JobResult, JobStatus, Outcome
+from bulkdl.selection import JobFilter, format_api_date, new_expiration, unmatched_jobs
+from bulkdl.session import ApiSession
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,87 +36,57 @@ class Action:
     error: str | None = None
 
 
-class Fleet:
-    """A client plus the retry machinery, for one command."""
+async def list_jobs(
+    session: ApiSession, job_filter: JobFilter, *, verbose: bool = False
+) -> tuple[list[Job], list[str]]:
+    """Every matching job of every group (with its host parts when `verbose`), and one line
+    per group that could not be listed (or listed entry skipped for a malformed id, or
+    --group / --job that matched nothing)."""
+    resolved = await session.resolve_groups()
+    groups = resolved.chosen
+    failures = [m.error for m in resolved.malformed] + resolved.missing
+    found: dict[str, list[Job]] = {}
+    listed: list[Job] = []
+    fatal: list[BulkdlError] = []
+
+    async def one(group: GroupId) -> None:
+        try:
+            jobs, malformed = await session.call(
+                group, lambda: session.client.list_jobs(group, verbose=verbose)
+            )
+        except BulkdlError as exc:
+            if session.fatal(exc):
+                fatal.append(exc)
+                tg.cancel_scope.cancel()
+            else:
+                failures.append(str(exc))
+            return
+        failures.extend(m.error for m in malformed)
+        listed.extend(jobs)
+        found[group] = [j for j in jobs if job_filter.matches(j)]
+
+    async with anyio.create_task_group() as tg:
+        for group in groups:
+            tg.start_soon(one, group)
+    if fatal:
+        raise fatal[0]
+    failures.extend(u.error for u in unmatched_jobs(job_filter, listed))
+    return [j for g in groups for j in found.get(g, [])], failures
+
+
+class Actions:
+    """Changes to jobs (extend, retry, delete) through one API session; notes an interrupt."""
 
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.client = CloudManagerClient(
-            settings,
-            max_connections=settings.list_concurrency,
-            budget=settings.request_budget(),
-        )
-        self._pacer = GroupPacer()
-        self._policy = settings.retry_policy()
+        self.session = ApiSession(settings)
+        self.client = self.session.client
         self.interrupted = False  # a signal stopped act() before every job was sent
-
-    async def call(self, group: str, operation: Callable[[], Awaitable[T]]) -> T:
-        """One API call, retried; a rejected key or an unreachable server is raised as is."""
-        result, _ = await retrying(
-            lambda _attempt: operation(),
-            group=group,
-            policy=self._policy,
-            pacer=self._pacer,
-            give_up=lambda exc: isinstance(exc, NetworkError) and not self.client.reached,
-        )
-        return result
-
-    def fatal(self, exc: BulkdlError) -> bool:
-        return is_fatal(exc) or (isinstance(exc, NetworkError) and not self.client.reached)
-
-    async def groups(self) -> tuple[list[GroupInfo], list[str]]:
-        """Every group the key can see (or the org's), narrowed by the name glob; and one line
-        per listed group skipped for a malformed id."""
-        found, malformed = await self.call(
-            "", lambda: self.client.list_groups(self.settings.org)
-        )
-        return select_groups(found, self.settings.group_name), [m.error for m in malformed]
-
-    async def resolve_groups(self) -> tuple[list[GroupId], list[str]]:
-        """The configured groups, or the discovered ones (ConfigError when none remain); and
-        one line per listed group skipped for a malformed id."""
-        if not self.settings.discover:
-            return list(self.settings.groups), []
-        found, malformed = await self.call(
-            "", lambda: self.client.list_groups(self.settings.org)
-        )
-        chosen, missing = choose_groups(self.settings, found)
-        return chosen, [m.error for m in malformed] + missing
 
     async def jobs(
         self, job_filter: JobFilter, *, verbose: bool = False
     ) -> tuple[list[Job], list[str]]:
-        """Every matching job of every group (with its host parts when `verbose`), and one line
-        per group that could not be listed (or listed entry skipped for a malformed id, or
-        --group / --job that matched nothing)."""
-        groups, failures = await self.resolve_groups()
-        found: dict[str, list[Job]] = {}
-        listed: list[Job] = []
-        fatal: list[BulkdlError] = []
-
-        async def one(group: GroupId) -> None:
-            try:
-                jobs, malformed = await self.call(
-                    group, lambda: self.client.list_jobs(group, verbose=verbose)
-                )
-            except BulkdlError as exc:
-                if self.fatal(exc):
-                    fatal.append(exc)
-                    tg.cancel_scope.cancel()
-                else:
-                    failures.append(str(exc))
-                return
-            failures.extend(m.error for m in malformed)
-            listed.extend(jobs)
-            found[group] = [j for j in jobs if job_filter.matches(j)]
-
-        async with anyio.create_task_group() as tg:
-            for group in groups:
-                tg.start_soon(one, group)
-        if fatal:
-            raise fatal[0]
-        failures.extend(u.error for u in unmatched_jobs(job_filter, listed))
-        return [j for g in groups for j in found.get(g, [])], failures
+        """The selected jobs and the failure lines of selecting them (see `list_jobs`)."""
+        return await list_jobs(self.session, job_filter, verbose=verbose)
 
     async def act(
         self,
@@ -151,6 +111,7 @@ class Fleet:
             if dry_run:
                 actions.append(Action(job.group_id, job.id, what, False))
                 return
+
             async def send_shielded() -> None:
                 # Once sent, a change is awaited to its answer: an interrupt then knows
                 # whether it was made.
@@ -158,9 +119,9 @@ class Fleet:
                     await send(job)
 
             try:
-                await self.call(job.group_id, send_shielded)
+                await self.session.call(job.group_id, send_shielded)
             except BulkdlError as exc:
-                if self.fatal(exc):
+                if self.session.fatal(exc):
                     fatal.append(exc)
                     tg.cancel_scope.cancel()
                     return
@@ -179,7 +140,6 @@ class Fleet:
         order: dict[tuple[str, str], int] = {(j.group_id, j.id): n for n, j in enumerate(jobs)}
         return sorted(actions, key=lambda a: order.get((a.group_id, a.job_id or ""), 0))
 
-
     async def _stop_on_signal(self, scope: anyio.CancelScope) -> None:
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for _ in signals:
@@ -189,7 +149,7 @@ class Fleet:
 
 
 async def extend_jobs(
-    fleet: Fleet, job_filter: JobFilter, days: int, now: datetime, *, dry_run: bool
+    fleet: Actions, job_filter: JobFilter, days: int, now: datetime, *, dry_run: bool
 ) -> tuple[list[Action], list[str]]:
     """PATCH expirationDate = now + days on every selected job that has not expired."""
     jobs, failures = await fleet.jobs(job_filter)
@@ -209,7 +169,7 @@ async def extend_jobs(
 
 
 async def retry_jobs(
-    fleet: Fleet, job_filter: JobFilter, *, dry_run: bool
+    fleet: Actions, job_filter: JobFilter, *, dry_run: bool
 ) -> tuple[list[Action], list[str]]:
     """PUT .../retry on every selected FAILURE job."""
     jobs, failures = await fleet.jobs(job_filter)
@@ -230,7 +190,7 @@ GONE: Final = "already gone"
 
 
 async def delete_jobs(
-    fleet: Fleet, jobs: list[Job], *, dry_run: bool, manifest: ManifestWriter | None = None
+    fleet: Actions, jobs: list[Job], *, dry_run: bool, manifest: ManifestWriter | None = None
 ) -> list[Action]:
     """DELETE each job (any state); a 404 for the job means it is already gone: reported, not
     an error. Each deletion gets its manifest line as soon as the API confirms it."""
