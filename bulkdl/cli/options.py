@@ -6,10 +6,10 @@ group's options in its place in the command's signature, which is what typer rea
 the command the group built from them. So `--help` stays per command, in the command's order,
 and each option's text is written here only.
 
-Light on purpose: imported to build the app, also for `--version` and `--help`.
+Light on purpose: imported to build the app, also for `--version` and `--help`. No
+`from __future__ import annotations` here: the groups' annotations are built once, at class
+creation, instead of being compiled again from strings for every command that takes them.
 """
-
-from __future__ import annotations
 
 import functools
 import inspect
@@ -201,6 +201,11 @@ class Output:
 _GROUPS: tuple[type, ...] = (Connection, Groups, Jobs, Output)
 
 
+@functools.cache
+def _option_types(group: type) -> dict[str, Any]:
+    return get_type_hints(group, include_extras=True)
+
+
 def shared_options(*, omit: Collection[str] = ()) -> Callable[[F], F]:
     """Expand each parameter typed as an option group into that group's options, in place.
 
@@ -216,7 +221,7 @@ def shared_options(*, omit: Collection[str] = ()) -> Callable[[F], F]:
                 params.append(param.replace(kind=inspect.Parameter.KEYWORD_ONLY))
                 continue
             group = param.annotation
-            hints = get_type_hints(group, include_extras=True)
+            hints = _option_types(group)
             names = [f.name for f in fields(group) if f.name not in omit]
             expanded[param.name] = (group, names)
             params += [
