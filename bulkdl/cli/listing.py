@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -21,7 +20,7 @@ if TYPE_CHECKING:
 def groups(*, conn: Connection, groups: Groups, view: Output) -> None:
     """Print every group (project) the API key can see: id, name, organization."""
     json_errors(view.is_json)
-    settings = load_settings(conn, dataclasses.replace(groups, all_groups=True), need_out_dir=False)
+    settings = load_settings(conn, groups._replace(all_groups=True), need_out_dir=False)
     from bulkdl.cli.tables import GROUP_COLUMNS
     from bulkdl.fleet import Fleet
     from bulkdl.output import emit

@@ -14,9 +14,8 @@ creation, instead of being compiled again from strings for every command that ta
 import functools
 import inspect
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Annotated, Any, TypeVar, get_type_hints
+from typing import Annotated, Any, NamedTuple, TypeVar, get_type_hints
 
 import typer
 
@@ -82,8 +81,7 @@ TimeoutOpt = Annotated[
 DryRunOpt = Annotated[bool, flag("--dry-run", "Print the plan; send no change, download nothing.")]
 
 
-@dataclass(frozen=True, slots=True)
-class Connection:
+class Connection(NamedTuple):
     """Where the API is and how to reach it: every command that calls the API takes these."""
 
     config: Annotated[
@@ -123,8 +121,7 @@ class Connection:
     debug: DebugOpt = False
 
 
-@dataclass(frozen=True, slots=True)
-class Groups:
+class Groups(NamedTuple):
     """Which groups (projects): listed ids, or discovered ones narrowed by organization and name."""
 
     group: Annotated[
@@ -148,8 +145,7 @@ class Groups:
     ] = None
 
 
-@dataclass(frozen=True, slots=True)
-class Jobs:
+class Jobs(NamedTuple):
     """Which jobs of those groups."""
 
     job: Annotated[
@@ -171,8 +167,7 @@ class Jobs:
     ] = None
 
 
-@dataclass(frozen=True, slots=True)
-class Output:
+class Output(NamedTuple):
     """What goes to stdout and stderr."""
 
     quiet: QuietOpt = False
@@ -222,14 +217,14 @@ def shared_options(*, omit: Collection[str] = ()) -> Callable[[F], F]:
                 continue
             group = param.annotation
             hints = _option_types(group)
-            names = [f.name for f in fields(group) if f.name not in omit]
+            names = [name for name in group._fields if name not in omit]
             expanded[param.name] = (group, names)
             params += [
                 inspect.Parameter(
                     name,
                     inspect.Parameter.KEYWORD_ONLY,
                     annotation=hints[name],
-                    default=getattr(group(), name),
+                    default=group._field_defaults[name],
                 )
                 for name in names
             ]

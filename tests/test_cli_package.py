@@ -1,0 +1,133 @@
+"""The CLI's shape: no import cycle in bulkdl, and commands that load only what they use
+(`--version` and `--help` without the HTTP stack, a download without the emulator)."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bulkdl.emulator import EmulatorThread
+from tests.conftest import start_download
+
+PACKAGE = Path(__file__).resolve().parent.parent / "bulkdl"
+# What a command that sends no request has no use for.
+HEAVY = ("aiohttp", "bulkdl.api", "bulkdl.runner", "bulkdl.emulator", "rich.progress", "tarfile")
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _runtime_imports(tree: ast.Module) -> Iterator[ast.Import | ast.ImportFrom]:
+    """Every import that can run, at any depth (in functions too), but not under TYPE_CHECKING."""
+    todo: list[ast.AST] = [tree]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            todo.extend(node.orelse)
+            continue
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            yield node
+        todo.extend(ast.iter_child_nodes(node))
+
+
+def import_graph() -> dict[str, set[str]]:
+    """bulkdl's modules and the bulkdl modules each one imports (`from a import b` is an
+    edge to a.b when b is a module, else to a)."""
+    paths = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        edges: set[str] = set()
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in _runtime_imports(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                edges.update(a.name for a in node.names if a.name in paths)
+                continue
+            base = node.module or ""
+            if node.level:
+                anchor = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{anchor}.{base}" if base else anchor
+            for alias in node.names:
+                target = f"{base}.{alias.name}"
+                edges.add(target if target in paths else base)
+        graph[name] = {e for e in edges if e in paths and e != name}
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import loop (as the list of modules around it), or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt) :], nxt]
+            if nxt not in state and (loop := visit(nxt)):
+                return loop
+        path.pop()
+        state[node] = 2
+        return None
+
+    for start in sorted(graph):
+        if start not in state and (loop := visit(start)):
+            return loop
+    return None
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_no_import_cycle_in_bulkdl() -> None:
+    graph = import_graph()
+    assert "bulkdl.cli.download" in graph["bulkdl.cli"], "the walker sees the CLI's imports"
+    assert "bulkdl.cli" in graph["bulkdl.entry"]
+    assert find_cycle(graph) is None
+
+
+def _imported(stderr: str) -> set[str]:
+    """Module names from `-X importtime` lines on stderr."""
+    return {
+        line.rpartition("|")[2].strip()
+        for line in stderr.splitlines()
+        if line.startswith("import time:")
+    }
+
+
+@pytest.mark.parametrize("args", [["--version"], ["-h"], ["download", "--help"]])
+def test_version_and_help_load_no_http_stack(args: list[str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "bulkdl", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    imported = _imported(done.stderr)
+    assert "typer" in imported, "importtime lines were read"
+    assert not [m for m in imported if m.startswith(HEAVY)], sorted(imported)
+
+
+def test_download_loads_neither_the_emulator_nor_tarfile(
+    emulator: EmulatorThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPROFILEIMPORTTIME", "1")
+    gid = next(iter(emulator.fleet.groups))
+    proc = start_download(emulator.base_url, [gid], tmp_path / "out")
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr[-2000:]
+    assert list((tmp_path / "out" / gid).glob("*.tar.gz")), "archives were downloaded"
+    imported = _imported(stderr)
+    assert {"aiohttp", "bulkdl.runner"} <= imported
+    assert not [m for m in imported if m.startswith(("bulkdl.emulator", "tarfile"))]
+    assert os.environ["PYTHONPROFILEIMPORTTIME"] == "1"
