@@ -148,17 +148,8 @@ API_COMMANDS = [
     ["extend", "--all-groups", "--days", "7", "--dry-run"],
     ["retry", "--all-groups", "--dry-run"],
     ["delete", "--all-groups", "--dry-run"],
-    [
-        "collect",
-        "--all-groups",
-        "--resource-type",
-        "replicaset",
-        "--resource-name",
-        "rs0",
-        "--log-types",
-        "MONGODB",
-        "--dry-run",
-    ],
+    "collect --all-groups --resource-type replicaset --resource-name rs0 --log-types MONGODB"
+    " --dry-run".split(),
 ]
 
 
