@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -148,8 +149,10 @@ API_COMMANDS = [
     ["extend", "--all-groups", "--days", "7", "--dry-run"],
     ["retry", "--all-groups", "--dry-run"],
     ["delete", "--all-groups", "--dry-run"],
-    "collect --all-groups --resource-type replicaset --resource-name rs0 --log-types MONGODB"
-    " --dry-run".split(),
+    shlex.split(
+        "collect --all-groups --resource-type replicaset --resource-name rs0 --log-types MONGODB"
+        " --dry-run"
+    ),
 ]
 
 
