@@ -2,6 +2,8 @@
 
 - SIGTERM is turned into KeyboardInterrupt from the first line, so it is handled like Ctrl-C
   (during a run, the run's own receiver takes over, cancels and cleans up).
+- A signal that lands while a module is being imported can arrive wrapped in a RuntimeError
+  (`process.is_interrupt`): still an interrupt.
 - The process ends with os._exit after flushing: CPython marks a KeyboardInterrupt raised
   inside exec() of a string (dataclasses, lazy imports) as "unhandled" even when it was
   caught, and would then replace our exit status 130 with death by SIGINT at shutdown.
@@ -12,7 +14,7 @@ from __future__ import annotations
 import os
 import sys
 
-from bulkdl.process import install_signal_handlers, started_with
+from bulkdl.process import install_signal_handlers, is_interrupt, started_with
 
 INTERRUPTED = 130
 
@@ -37,7 +39,9 @@ def main() -> None:
         app()
     except SystemExit as stop:
         status = _status(stop.code)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, RuntimeError) as exc:
+        if not is_interrupt(exc):
+            raise
         sys.stderr.write("interrupted\n")
         status = INTERRUPTED
     finally:

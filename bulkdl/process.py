@@ -35,3 +35,18 @@ def install_signal_handlers() -> None:
         return  # only the main thread may set handlers (an embedding program's business)
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def is_interrupt(exc: BaseException) -> bool:
+    """Whether `exc` is, or was caused by, Ctrl-C or SIGTERM.
+
+    Python 3.11 turns an exception raised while a class is being created (`__set_name__`, as in
+    many imports) into a RuntimeError caused by it, so a signal that lands during an import
+    arrives wrapped.
+    """
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        seen = seen.__cause__
+    return False

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from bulkdl.cli import app
 from bulkdl.emulator import EmulatorThread
+from bulkdl.process import is_interrupt
 from tests.conftest import make_fleet, run_cli, start_download
 from tests.proxy import ForwardProxy
 
@@ -175,3 +176,18 @@ def test_every_api_command_goes_through_the_proxy_it_is_given(command: list[str]
     # The demo fleet's jobs are years old: extending them past 6 months is refused, per job.
     assert result.exit_code == (1 if command[0] == "extend" else 0), result.output
     assert proxy.forwarded == served > 0  # every request went through the proxy
+
+
+def test_an_interrupt_wrapped_by_class_creation_is_still_an_interrupt() -> None:
+    """A signal landing in `__set_name__` during an import reaches us as a RuntimeError."""
+
+    class Interrupting:
+        def __set_name__(self, owner: type, name: str) -> None:
+            raise KeyboardInterrupt
+
+    try:
+        type("Owner", (), {"attr": Interrupting()})
+    except (RuntimeError, KeyboardInterrupt) as exc:
+        caught: BaseException = exc
+    assert is_interrupt(caught)
+    assert not is_interrupt(RuntimeError("a bug"))

@@ -95,16 +95,16 @@ def guarded(console: Console, debug: bool, fn: Callable[[], Awaitable[T]]) -> T:
     """Run `fn` on the event loop; turn expected errors into one line and an exit status."""
     import anyio
 
-    from bulkdl.process import install_signal_handlers
+    from bulkdl.process import install_signal_handlers, is_interrupt
 
     try:
         return anyio.run(fn, backend="asyncio")
     except BulkdlError as exc:
         fail_to_start(exc, debug, console)
-    except KeyboardInterrupt:
-        console.print("interrupted")
-        raise typer.Exit(ExitStatus.INTERRUPTED) from None
-    except Exception as exc:
+    except (KeyboardInterrupt, Exception) as exc:
+        if is_interrupt(exc):
+            console.print("interrupted")
+            raise typer.Exit(ExitStatus.INTERRUPTED) from None
         if debug:
             raise
         console.print(
