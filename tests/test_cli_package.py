@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bulkdl.cli import app
+from bulkdl.cli.options import Connection, shared_options
 from bulkdl.emulator import EmulatorThread
 from bulkdl.process import is_interrupt
 from tests.conftest import make_fleet, run_cli, start_download
@@ -191,3 +192,14 @@ def test_an_interrupt_wrapped_by_class_creation_is_still_an_interrupt() -> None:
         caught: BaseException = exc
     assert is_interrupt(caught)
     assert not is_interrupt(RuntimeError("a bug"))
+
+
+def test_shared_options_refuse_a_clash_or_an_unknown_omission() -> None:
+    def clash(*, conn: Connection, debug: bool = False) -> None: ...
+
+    def typo(*, conn: Connection) -> None: ...
+
+    with pytest.raises(TypeError, match="taken twice"):
+        shared_options()(clash)
+    with pytest.raises(TypeError, match="statuz"):
+        shared_options(omit=("statuz",))(typo)

@@ -211,12 +211,14 @@ def shared_options(*, omit: Collection[str] = ()) -> Callable[[F], F]:
         signature = inspect.signature(command, eval_str=True)
         params: list[inspect.Parameter] = []
         expanded: dict[str, tuple[type, list[str]]] = {}
+        offered: set[str] = set()
         for param in signature.parameters.values():
             if param.annotation not in _GROUPS:
                 params.append(param.replace(kind=inspect.Parameter.KEYWORD_ONLY))
                 continue
             group = param.annotation
             hints = _option_types(group)
+            offered.update(group._fields)
             names = [name for name in group._fields if name not in omit]
             expanded[param.name] = (group, names)
             params += [
@@ -232,6 +234,8 @@ def shared_options(*, omit: Collection[str] = ()) -> Callable[[F], F]:
         taken = [p.name for p in params] + list(expanded)
         if len(set(taken)) != len(taken):
             raise TypeError(f"{command.__name__}: an option name is taken twice: {taken}")
+        if unknown := set(omit) - offered:
+            raise TypeError(f"{command.__name__}: omits options it has no group for: {unknown}")
 
         @functools.wraps(command)
         def call(**given: Any) -> None:
