@@ -1,10 +1,6 @@
 """bulkdl: pull MongoDB Cloud Manager / Ops Manager log-collection archives from a whole fleet."""
 
-from __future__ import annotations
-
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("bulkdl")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
+# The one place the version is written: pyproject.toml reads it from here (setuptools' `attr`,
+# read without importing), and `bulkdl --version` prints it without importing importlib.metadata
+# (tens of milliseconds: a large part of that command's start-up).
+__version__ = "0.1.0"

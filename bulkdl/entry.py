@@ -2,6 +2,8 @@
 
 - SIGTERM is turned into KeyboardInterrupt from the first line, so it is handled like Ctrl-C
   (during a run, the run's own receiver takes over, cancels and cleans up).
+- A signal that lands while a module is being imported can arrive wrapped in a RuntimeError
+  (`process.is_interrupt`): still an interrupt.
 - The process ends with os._exit after flushing: CPython marks a KeyboardInterrupt raised
   inside exec() of a string (dataclasses, lazy imports) as "unhandled" even when it was
   caught, and would then replace our exit status 130 with death by SIGINT at shutdown.
@@ -10,32 +12,11 @@
 from __future__ import annotations
 
 import os
-import signal
 import sys
-import threading
-from types import FrameType
+
+from bulkdl.process import install_signal_handlers, is_interrupt, started_with
 
 INTERRUPTED = 130
-
-_argv: list[str] | None = None  # the arguments of this process, when started as bulkdl
-
-
-def invoked_args() -> list[str] | None:
-    """The command-line arguments bulkdl was started with (None when embedded, e.g. tests
-    invoking the app in-process), to print the command that resumes a run."""
-    return None if _argv is None else list(_argv)
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
-def install_signal_handlers() -> None:
-    """SIGTERM behaves like Ctrl-C (again, after a run's receiver put the default back)."""
-    if threading.current_thread() is not threading.main_thread():
-        return  # only the main thread may set handlers (an embedding program's business)
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _status(code: object) -> int:
@@ -49,17 +30,18 @@ def _status(code: object) -> int:
 
 def main() -> None:
     """Console-script entry point (`bulkdl`, `python -m bulkdl`)."""
-    global _argv
-    _argv = sys.argv[1:]
+    started_with(sys.argv[1:])
     install_signal_handlers()
     status = 0
     try:
-        from bulkdl.cli import app  # importing cli registers every command
+        from bulkdl.cli import app  # after the handlers: a signal during imports exits 130
 
         app()
     except SystemExit as stop:
         status = _status(stop.code)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, RuntimeError) as exc:
+        if not is_interrupt(exc):
+            raise
         sys.stderr.write("interrupted\n")
         status = INTERRUPTED
     finally:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-import tarfile
 from pathlib import Path
 
 from bulkdl.errors import CorruptArchive, DiskError, TransferError
@@ -22,6 +21,8 @@ from bulkdl.outdir import DIR_MODE, OutDir, open_beneath
 
 def extract_archive(out: OutDir, group: str, job: str) -> Path:
     """Unpack OUT/group/job.tar.gz into OUT/group/job/ (replacing an earlier extraction)."""
+    import tarfile  # here: only --extract needs it, and a download starts sooner without
+
     if not hasattr(tarfile, "data_filter"):  # Python < 3.11.4: no safe filter to rely on
         raise TransferError("--extract needs Python 3.11.4 or newer (tarfile's data filter)")
     folder = out.path / group

@@ -18,9 +18,10 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
 
 GAP: Final = "  "
 ELLIPSIS: Final = "…"
@@ -164,6 +165,8 @@ def emit(
         return
     if title and err is not None:
         err.print(title, markup=False, highlight=False, soft_wrap=True)
+    from rich.console import Console  # here: `--help` needs Format, not rich
+
     out = Console(highlight=False, stderr=table_to_stderr)
     width = out.width if out.is_terminal else None
     if records:

@@ -13,9 +13,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from bulkdl.config import Settings
 from bulkdl.errors import ConfigError
 from bulkdl.models import (
     CollectionRange,
@@ -28,6 +27,9 @@ from bulkdl.models import (
 from bulkdl.models import (
     format_api_date as format_api_date,  # re-exported: fleet.py formats dates from here
 )
+
+if TYPE_CHECKING:
+    from bulkdl.config import Settings  # annotations only: the CLI imports this module early
 
 LOG_TYPES: Final = ("AUTOMATION_AGENT", "BACKUP_AGENT", "MONITORING_AGENT", "MONGODB", "FTDC")
 # The current Cloud/Ops Manager docs spell it REPLICASET; older ones REPLICA_SET; mongocli

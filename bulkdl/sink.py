@@ -23,7 +23,6 @@ import errno
 import hashlib
 import os
 import stat
-import tarfile
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
@@ -343,6 +342,8 @@ def check_archive_fd(fd: int, name: str) -> None:
 
 
 def _read_through(raw: Any, name: str) -> None:
+    import tarfile  # here: only --verify reads archives through, and a download starts sooner
+
     try:
         with tarfile.open(fileobj=raw, mode="r|gz") as tar:
             for member in tar:

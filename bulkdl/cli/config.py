@@ -6,8 +6,6 @@ import sys
 
 import typer
 
-from bulkdl.settings_doc import render_example
-
 config_app = typer.Typer(
     no_args_is_help=True, help="Print a documented bulkdl config file.", add_completion=False
 )
@@ -19,4 +17,6 @@ def example() -> None:
 
     `bulkdl config example > bulkdl.toml` starts a config file.
     """
+    from bulkdl.settings_doc import render_example
+
     sys.stdout.write(render_example())

@@ -1,0 +1,201 @@
+"""What every command shares: consoles, error handling, and settings built from the options.
+
+Expected errors (BulkdlError) print one line and a hint on stderr and exit with their status;
+anything else is a bug, shown as one line unless --debug asks for the traceback.
+
+The heavier modules (config, the runner's reporters, rich) are imported inside the functions
+that use them, so that building the app for `--version` or `--help` does not load them.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+import typer
+
+from bulkdl.errors import BulkdlError, ConfigError, ExitStatus
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from bulkdl.cli.options import Connection, Groups, Jobs
+    from bulkdl.config import Settings
+    from bulkdl.progress import Reporter
+    from bulkdl.runner import RunResult
+    from bulkdl.selection import JobFilter
+    from bulkdl.summary import RunSummary
+
+T = TypeVar("T")
+
+# Shown under every command that calls the API: where the key pair comes from.
+API_EPILOG = (
+    "Credentials: BULKDL_PUBLIC_KEY and BULKDL_PRIVATE_KEY (or public_key and private_key_file "
+    "in the config file)."
+)
+
+
+class _Errors:
+    """How fail_to_start reports: under --json (or -o json) also as a JSON object on stdout."""
+
+    as_json = False
+
+
+def json_errors(on: bool) -> None:
+    """Called first by a command that prints JSON, so that even an exit-2 error is JSON."""
+    _Errors.as_json = on
+
+
+def err_console() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def say(console: Console, text: str) -> None:
+    """One plain line: no markup, no highlighting, no wrapping mid-word."""
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def fail_to_start(
+    exc: BulkdlError, debug: bool, console: Console | None = None, *, hint: str | None = None
+) -> NoReturn:
+    """Print an expected error as one line (and a hint: a way forward); exit 2.
+
+    Under --json the same error is also a JSON object on stdout, so a runbook reading stdout
+    learns why nothing else came.
+    """
+    from bulkdl.hints import hint_for
+
+    if debug:
+        raise exc
+    console = console or err_console()
+    hint = hint or exc.hint or hint_for(exc)
+    say(console, f"error: {exc}")
+    if hint:
+        say(console, f"hint: {hint}")
+    if _Errors.as_json:
+        doc = {"error": str(exc), "hint": hint, "exitCode": int(ExitStatus.CANNOT_START)}
+        sys.stdout.write(json.dumps(doc) + "\n")
+    raise typer.Exit(ExitStatus.CANNOT_START) from None
+
+
+def make_reporter(console: Console, quiet: bool, *, verbose: bool = False) -> Reporter:
+    """Live bars on a terminal (unless --quiet), plain lines elsewhere."""
+    from bulkdl.progress import PlainReporter, RichReporter
+
+    if console.is_terminal and not quiet:
+        return RichReporter(console, quiet=quiet, verbose=verbose)
+    return PlainReporter(console, quiet=quiet, verbose=verbose)
+
+
+def guarded(console: Console, debug: bool, fn: Callable[[], Awaitable[T]]) -> T:
+    """Run `fn` on the event loop; turn expected errors into one line and an exit status."""
+    import anyio
+
+    from bulkdl.process import install_signal_handlers, is_interrupt
+
+    try:
+        return anyio.run(fn, backend="asyncio")
+    except BulkdlError as exc:
+        fail_to_start(exc, debug, console)
+    except (KeyboardInterrupt, Exception) as exc:
+        if is_interrupt(exc):
+            console.print("interrupted")
+            raise typer.Exit(ExitStatus.INTERRUPTED) from None
+        if debug:
+            raise
+        console.print(
+            f"internal error: {exc.__class__.__name__}: {exc} (run with --debug for details)",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(ExitStatus.FAILED) from None
+    finally:
+        install_signal_handlers()  # the run's signal receiver left SIGTERM at its default
+
+
+def finish(
+    console: Console,
+    reporter: Reporter,
+    main: Callable[[], Awaitable[RunResult]],
+    *,
+    quiet: bool,
+    as_json: bool,
+    debug: bool,
+) -> tuple[RunResult, RunSummary]:
+    """Run `main`, then print the failures, the summary line and (--json) the JSON summary."""
+    try:
+        result = guarded(console, debug, main)
+    finally:
+        reporter.close()
+    summary = result.summary  # each failure was said once already, as it happened
+    if not quiet or summary.exit_status is not ExitStatus.OK:
+        console.print(summary.line(), markup=False, highlight=False, soft_wrap=True)
+    if as_json:
+        sys.stdout.write(json.dumps(summary.to_json()) + "\n")
+    return result, summary
+
+
+def load_settings(
+    conn: Connection, groups: Groups, *, need_out_dir: bool = True, **flags: Any
+) -> Settings:
+    """Settings from the config layers and these options (`flags`: more `Overrides` fields);
+    exit 2 with one line when they do not add up."""
+    from bulkdl import config
+    from bulkdl.hints import INSECURE_WARNING
+    from bulkdl.models import is_object_id
+
+    for raw in groups.group or ():
+        if not is_object_id(raw):
+            fail_to_start(
+                ConfigError(f"--group {raw!r} is not a group id (24 hex digits)"),
+                conn.debug,
+                hint="to choose groups by name use --group-name GLOB (e.g. 'prod-*'); "
+                "`bulkdl groups` lists every id with its name",
+            )
+    overrides = config.Overrides(
+        groups=tuple(groups.group or ()),
+        all_groups=groups.all_groups,
+        org=groups.org,
+        group_name=groups.group_name,
+        base_url=conn.base_url,
+        insecure=conn.insecure,
+        profile=conn.profile,
+        proxy=conn.proxy,
+        **flags,
+    )
+    try:
+        settings = config.load_settings(
+            conn.config, config.env_snapshot(), overrides, need_out_dir=need_out_dir
+        )
+    except BulkdlError as exc:
+        fail_to_start(exc, conn.debug)
+    if settings.insecure:
+        say(err_console(), f"warning: {INSECURE_WARNING}")
+    return settings
+
+
+def job_filter(jobs: Jobs, debug: bool) -> JobFilter:
+    """The job filter flags, validated (exit 2 with one line when one is malformed)."""
+    from datetime import UTC, datetime
+
+    from bulkdl.models import job_id
+    from bulkdl.selection import JobFilter, parse_since, parse_statuses
+
+    try:
+        for raw in jobs.job or ():
+            job_id(raw)
+        return JobFilter(
+            job_ids=frozenset(jobs.job or ()),
+            statuses=parse_statuses(jobs.status or ()),
+            since=parse_since(jobs.since, datetime.now(UTC)) if jobs.since else None,
+            resource_name=jobs.resource_name,
+        )
+    except ValueError as exc:
+        fail_to_start(ConfigError(f"--job: {exc}"), debug)
+    except BulkdlError as exc:
+        fail_to_start(exc, debug)

@@ -1,0 +1,184 @@
+"""`bulkdl emulate` and `bulkdl demo`: the built-in Cloud Manager emulator, served or tried."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from bulkdl.cli.common import (
+    err_console,
+    fail_to_start,
+    finish,
+    guarded,
+    json_errors,
+    make_reporter,
+    say,
+)
+from bulkdl.cli.options import ConcurrencyOpt, DebugOpt, JsonOpt, QuietOpt, number, text
+from bulkdl.errors import BulkdlError, ConfigError, ExitStatus
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from bulkdl.emulator import Fleet, RunningEmulator
+    from bulkdl.runner import RunResult
+
+
+@asynccontextmanager
+async def _listening(port: int) -> AsyncIterator[None]:
+    """Binding the port is what `emulate` fails at in practice: say which port and what to do."""
+    try:
+        yield
+    except OSError as exc:
+        raise ConfigError(
+            f"emulate: cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}",
+            hint="another program holds that port: choose another with --port (0 picks a free one)",
+        ) from None
+
+
+def emulate(
+    port: Annotated[
+        int, number("--port", "PORT", "Port on 127.0.0.1 (0 picks a free one).")
+    ] = 8089,
+    groups: Annotated[int, number("--groups", "N", "Number of groups in the fleet.")] = 3,
+    jobs: Annotated[int, number("--jobs", "N", "Jobs per group (statuses cycle).")] = 6,
+    archive_kib: Annotated[
+        int, number("--archive-kib", "KIB", "Approximate size of each archive, in KiB.")
+    ] = 256,
+    collect_seconds: Annotated[
+        float,
+        number(
+            "--collect-seconds",
+            "SECONDS",
+            "How long a job created by `bulkdl collect` takes to finish.",
+        ),
+    ] = 2.0,
+    rate_limit: Annotated[
+        int | None,
+        number("--rate-limit", "N", "Enforce this many requests per minute per group (429)."),
+    ] = None,
+    flaky: Annotated[
+        str | None,
+        text(
+            "--flaky",
+            "FAULTS",
+            "Faults for the first attempts of every job's download, e.g. "
+            "'503,reset:20000' (also 429, stall:N:S, chunked:N, corrupt-gzip, ...).",
+        ),
+    ] = None,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Serve a Cloud Manager emulator on 127.0.0.1 for rehearsals.
+
+    --json prints where it listens and its groups as one JSON line on stdout, once it is
+    ready (the demo key pair is public: it works on this emulator only)."""
+    json_errors(as_json)
+    import anyio
+
+    from bulkdl.emulator import demo_fleet, parse_fault_specs, serve
+
+    fleet = demo_fleet(groups=groups, jobs_per_group=jobs, archive_bytes=archive_kib * 1024)
+    console = err_console()
+    try:
+        faults = parse_fault_specs(flaky) if flaky else []
+    except ValueError as exc:
+        fail_to_start(BulkdlError(f"--flaky: {exc}"), debug)
+
+    async def main() -> None:
+        async with (
+            _listening(port),
+            serve(fleet, port=port, collect_duration_s=collect_seconds) as emu,
+        ):
+            if rate_limit is not None:
+                emu.state.set_rate_limit(rate_limit)
+            for job in fleet.all_jobs():
+                if faults:
+                    emu.state.add_download_faults(job.id, faults)
+            _announce(console, emu, fleet, quiet=quiet, as_json=as_json)
+            await anyio.sleep_forever()
+
+    try:
+        guarded(console, debug, main)
+    except typer.Exit as stop:
+        if stop.exit_code != ExitStatus.INTERRUPTED:
+            raise
+    if not quiet:
+        say(console, "emulator stopped")
+
+
+def _announce(
+    console: Console, emu: RunningEmulator, fleet: Fleet, *, quiet: bool, as_json: bool
+) -> None:
+    """Where the emulator listens, with the key pair and a config that reaches it."""
+    from bulkdl.emulator import DEMO_PRIVATE_KEY, DEMO_PUBLIC_KEY
+
+    if as_json:
+        doc = {
+            "baseUrl": emu.base_url,
+            "publicKey": DEMO_PUBLIC_KEY,
+            "privateKey": DEMO_PRIVATE_KEY,
+            "groups": list(fleet.groups),
+        }
+        sys.stdout.write(json.dumps(doc) + "\n")
+        sys.stdout.flush()
+    ids = ", ".join(f'"{g}"' for g in fleet.groups)
+    if not quiet:
+        say(
+            console,
+            f"Cloud Manager emulator on {emu.base_url} (Ctrl-C stops it)\n"
+            f"  export BULKDL_PUBLIC_KEY={DEMO_PUBLIC_KEY} "
+            f"BULKDL_PRIVATE_KEY={DEMO_PRIVATE_KEY}\n"
+            f"  bulkdl.toml:\n"
+            f'    base_url = "{emu.base_url}"\n'
+            f"    groups = [{ids}]\n"
+            f'    out_dir = "./bulkdl-out"',
+        )
+
+
+def demo(
+    out: Annotated[Path, text("--out", "DIR", "Where the demo archives go.")] = Path("bulkdl-demo"),
+    concurrency: ConcurrencyOpt = 4,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Start the built-in emulator and download everything from it: the first thing to try."""
+    json_errors(as_json)
+    from bulkdl.config import Secret, Settings
+    from bulkdl.emulator import DEMO_PRIVATE_KEY, DEMO_PUBLIC_KEY, demo_fleet, serve
+    from bulkdl.models import group_id
+    from bulkdl.runner import Run
+
+    fleet = demo_fleet()
+    console = err_console()
+    reporter = make_reporter(console, quiet)
+
+    async def main() -> RunResult:
+        async with serve(fleet) as emu:
+            if not quiet:
+                say(
+                    console,
+                    f"demo: emulator on {emu.base_url} with {len(fleet.groups)} groups;"
+                    f" downloading into {out}/",
+                )
+            settings = Settings(
+                base_url=emu.base_url,
+                public_key=DEMO_PUBLIC_KEY,
+                private_key=Secret(DEMO_PRIVATE_KEY),
+                groups=tuple(group_id(g) for g in fleet.groups),
+                out_dir=out,
+                concurrency=concurrency or 4,
+            )
+            return await Run(settings, reporter).execute(handle_signals=True)
+
+    _, summary = finish(console, reporter, main, quiet=quiet, as_json=as_json, debug=False)
+    if not quiet:
+        say(console, f"archives: {out}/<groupId>/<jobId>.tar.gz; manifest: {out}/manifest.jsonl")
+    raise typer.Exit(summary.exit_status)

@@ -1,0 +1,345 @@
+"""`bulkdl collect`, `extend`, `retry` and `delete`: the commands that change jobs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from bulkdl.cli.common import (
+    err_console,
+    fail_to_start,
+    guarded,
+    job_filter,
+    json_errors,
+    load_settings,
+    say,
+)
+from bulkdl.cli.options import (
+    Connection,
+    DryRunOpt,
+    Groups,
+    Jobs,
+    OutOpt,
+    Output,
+    TimeoutOpt,
+    VerboseOpt,
+    flag,
+    number,
+    shared_options,
+    text,
+)
+from bulkdl.errors import BulkdlError, ConfigError, ExitStatus
+from bulkdl.selection import DEFAULT_SIZE_PER_FILE
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from bulkdl.actions import Action, Actions
+    from bulkdl.config import Settings
+    from bulkdl.models import Job
+    from bulkdl.selection import JobFilter
+
+FromOpt = Annotated[
+    str | None,
+    text(
+        "--from",
+        "WHEN",
+        "Collect only logs from this instant (ISO 8601, or 2h / 90m ago); needs --to.",
+    ),
+]
+ToOpt = Annotated[
+    str | None, text("--to", "WHEN", "Collect only logs up to this instant (ISO 8601, 30m, now).")
+]
+
+
+@shared_options()
+def collect(
+    *,
+    resource_type: Annotated[
+        str, text("--resource-type", "TYPE", "cluster, replicaset or process.")
+    ],
+    resource_name: Annotated[
+        str, text("--resource-name", "NAME", "Deployment, replica set or process name.")
+    ],
+    log_types: Annotated[
+        str, text("--log-types", "TYPES", "Comma-separated: MONGODB,FTDC,AUTOMATION_AGENT,...")
+    ],
+    size_per_file: Annotated[
+        int, number("--size-per-file", "BYTES", "Bytes per log file.")
+    ] = DEFAULT_SIZE_PER_FILE,
+    no_redact: Annotated[
+        bool, flag("--no-redact", "Ask for unredacted logs (default: redacted).")
+    ] = False,
+    wait: Annotated[bool, flag("--wait", "Poll each job until it leaves IN_PROGRESS.")] = False,
+    download: Annotated[
+        bool, flag("--download", "Download each archive as soon as it is ready.")
+    ] = False,
+    new: Annotated[
+        bool,
+        typer.Option(
+            "--new",
+            help="Create fresh jobs even where OUT's manifest has one for the same request.",
+        ),
+    ] = False,
+    from_: FromOpt = None,
+    to: ToOpt = None,
+    timeout: TimeoutOpt = 3600.0,
+    conn: Connection,
+    out: OutOpt = None,
+    groups: Groups,
+    dry_run: DryRunOpt = False,
+    verbose: VerboseOpt = False,
+    view: Output,
+) -> None:
+    """Create a log-collection job in every selected group; optionally wait and download.
+
+    Run again on the same --out with the same request, it resumes the jobs it created there
+    (waits for and downloads them) instead of creating more; --new creates fresh ones. With
+    --json the summary lists the created jobs (createdJobs: groupId, jobId)."""
+    from datetime import UTC, datetime
+
+    from bulkdl.selection import collect_request, collection_range
+
+    json_errors(view.is_json)
+    try:
+        body = collect_request(
+            resource_type=resource_type,
+            resource_name=resource_name,
+            log_types=log_types.split(","),
+            size_per_file=size_per_file,
+            redacted=not no_redact,
+        )
+        window = collection_range(from_, to, datetime.now(UTC))
+    except BulkdlError as exc:
+        fail_to_start(exc, conn.debug)
+    # Archives go to --out (or out_dir), never silently to the current folder.
+    settings = load_settings(conn, groups, out_dir=out, need_out_dir=download)
+    from bulkdl.cli.run import run_and_exit
+    from bulkdl.runner import RunOptions
+
+    options = RunOptions(
+        collect=body,
+        new=new,
+        collect_range=window,
+        wait=wait or download,
+        download=download,
+        timeout_s=timeout,
+        dry_run=dry_run,
+    )
+    run_and_exit(settings, options, view, debug=conn.debug, verbose=verbose)
+
+
+def _run_actions(
+    settings: Settings,
+    conn: Connection,
+    view: Output,
+    act: Callable[[Actions], Awaitable[tuple[list[Action], list[str]]]],
+    verb: str,
+    dry_run: bool,
+) -> None:
+    from bulkdl.actions import Actions
+    from bulkdl.cli.listing import report_failures
+
+    console = err_console()
+    fleet = Actions(settings)
+
+    async def main() -> tuple[list[Action], list[str]]:
+        async with fleet.client:
+            return await act(fleet)
+
+    actions, failures = guarded(console, conn.debug, main)
+    interrupted = fleet.interrupted
+    errors = [a for a in actions if a.error]
+    if view.as_json:
+        doc = [
+            {
+                "groupId": a.group_id,
+                "jobId": a.job_id,
+                "action": a.what,
+                "done": a.done,
+                "error": a.error,
+            }
+            for a in actions
+        ]
+        result = {"dryRun": dry_run, "actions": doc, "failures": failures}
+        sys.stdout.write(json.dumps({**result, "interrupted": interrupted}) + "\n")
+    for a in actions:
+        if a.error:
+            say(console, f"error: group {a.group_id} job {a.job_id}: {a.error}")
+        elif not view.quiet or interrupted:  # after an interrupt, name every change made
+            prefix = "would " if dry_run else ""
+            say(console, f"{prefix}{a.what}: group {a.group_id} job {a.job_id}")
+    done = sum(1 for a in actions if a.done)
+    if interrupted:
+        say(
+            console,
+            f"{verb}: interrupted; {done} done before it (named above), {len(errors)} failed, "
+            "the others not sent",
+        )
+        raise typer.Exit(ExitStatus.INTERRUPTED)
+    if not view.quiet:
+        planned = len(actions) - len(errors)
+        say(
+            console,
+            f"{verb}: {planned} planned"
+            if dry_run
+            else f"{verb}: {done} done, {len(errors)} failed",
+        )
+    report_failures(console, failures)
+    if errors:
+        raise typer.Exit(ExitStatus.FAILED)
+
+
+@shared_options(omit=("output",))
+def extend(
+    *,
+    days: Annotated[int, number("--days", "N", "New expiration: this many days from now.")],
+    conn: Connection,
+    groups: Groups,
+    jobs: Jobs,
+    dry_run: DryRunOpt = False,
+    view: Output,
+) -> None:
+    """Push the expiration of the selected jobs to N days from now (at most 6 months after
+    each job's creation, checked before sending)."""
+    from datetime import UTC, datetime
+
+    from bulkdl.actions import extend_jobs
+
+    json_errors(view.as_json)
+    settings = load_settings(conn, groups, need_out_dir=False)
+    selected = job_filter(jobs, conn.debug)
+    if days < 1:
+        fail_to_start(BulkdlError(f"--days must be at least 1, got {days}"), conn.debug)
+    now = datetime.now(UTC)
+    _run_actions(
+        settings,
+        conn,
+        view,
+        lambda fleet: extend_jobs(fleet, selected, days, now, dry_run=dry_run),
+        "extend",
+        dry_run,
+    )
+
+
+@shared_options(omit=("status", "output"))
+def retry(
+    *, conn: Connection, groups: Groups, jobs: Jobs, dry_run: DryRunOpt = False, view: Output
+) -> None:
+    """Retry the selected FAILURE jobs (PUT .../retry)."""
+    from bulkdl.actions import retry_jobs
+
+    json_errors(view.as_json)
+    settings = load_settings(conn, groups, need_out_dir=False)
+    selected = job_filter(jobs, conn.debug)
+    _run_actions(
+        settings,
+        conn,
+        view,
+        lambda fleet: retry_jobs(fleet, selected, dry_run=dry_run),
+        "retry",
+        dry_run,
+    )
+
+
+YesOpt = Annotated[
+    bool, typer.Option("--yes", "-y", help="Do not ask (required without a terminal).")
+]
+
+
+@shared_options(omit=("output",))
+def delete(
+    *,
+    conn: Connection,
+    groups: Groups,
+    jobs: Jobs,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Record each deleted job in OUT/manifest.jsonl."),
+    ] = None,
+    view: Output,
+) -> None:
+    """Delete the selected jobs, in any state (DELETE .../{job}); shows the plan and asks first
+    unless --yes. A job already gone (404) is reported, not an error."""
+    settings = load_settings(conn, groups, out_dir=out, need_out_dir=False)
+    selected = job_filter(jobs, conn.debug)
+    if not (dry_run or yes or sys.stdin.isatty()):
+        fail_to_start(
+            ConfigError(
+                "delete: no terminal to ask for confirmation, and no --yes",
+                hint="check the plan with --dry-run, then pass --yes to delete without asking",
+            ),
+            conn.debug,
+        )
+    console = err_console()
+    listed, failures = guarded(console, conn.debug, lambda: _list(settings, selected))
+    if listed and not (dry_run or yes):
+        _confirm_delete(console, listed)
+    out_dir = settings.out_dir if out is not None and not dry_run else None
+    _run_actions(
+        settings,
+        conn,
+        view,
+        lambda fleet: _delete(fleet, listed, failures, out_dir, dry_run=dry_run),
+        "delete",
+        dry_run,
+    )
+
+
+async def _list(settings: Settings, selected: JobFilter) -> tuple[list[Job], list[str]]:
+    from bulkdl.actions import list_jobs as select_jobs
+    from bulkdl.session import ApiSession
+
+    api = ApiSession(settings)
+    async with api.client:
+        return await select_jobs(api, selected)
+
+
+def _confirm_delete(console: Console, jobs: list[Job]) -> None:
+    """Show what would go and ask; anything but yes deletes nothing (exit 1)."""
+    from bulkdl.cli.tables import DELETE_COLUMNS, job_json
+    from bulkdl.output import Format, emit
+
+    emit(
+        DELETE_COLUMNS,
+        [job_json(j, None) for j in jobs],
+        Format.TABLE,
+        title=f"to delete: {len(jobs)} jobs",
+        err=console,
+        table_to_stderr=True,
+    )
+    groups = len({j.group_id for j in jobs})
+    # Asked on stderr and read from stdin by hand: click's prompt writes a space to stdout,
+    # which would spoil --json.
+    console.print(
+        f"Delete these {len(jobs)} jobs in {groups} groups? [y/N]: ", end="", markup=False
+    )
+    if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+        say(console, "nothing deleted")
+        raise typer.Exit(ExitStatus.FAILED)
+
+
+async def _delete(
+    fleet: Actions, jobs: list[Job], failures: list[str], out_dir: Path | None, *, dry_run: bool
+) -> tuple[list[Action], list[str]]:
+    import anyio
+
+    from bulkdl.actions import delete_jobs
+    from bulkdl.manifest import ManifestWriter
+    from bulkdl.runner import prepare_out_dir
+
+    if out_dir is None:
+        return await delete_jobs(fleet, jobs, dry_run=dry_run), failures
+    out = await anyio.to_thread.run_sync(prepare_out_dir, out_dir)  # locked, links refused
+    try:
+        async with ManifestWriter(out) as manifest:
+            return await delete_jobs(fleet, jobs, dry_run=dry_run, manifest=manifest), failures
+    finally:
+        out.close()
