@@ -27,6 +27,18 @@ PUBLIC_KEY = "testpub01"
 # Distinctive so that a scan of every output for it cannot match by accident.
 PRIVATE_KEY = "s3cr3t-PRIVATE-kEy-5f1d2e9a"
 
+# `collect` for every group: the flags a replica-set incident needs (tests add --base-url etc.).
+COLLECT = [
+    "collect",
+    "--all-groups",
+    "--resource-type",
+    "replicaset",
+    "--resource-name",
+    "rs0",
+    "--log-types",
+    "MONGODB,FTDC",
+]
+
 
 @pytest.fixture
 def anyio_backend() -> str:

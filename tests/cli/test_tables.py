@@ -14,7 +14,7 @@ from pathlib import Path
 from bulkdl.emulator import EmulatorThread, Fleet
 from bulkdl.output import Column, field, render
 from tests.conftest import PRIVATE_KEY, PUBLIC_KEY, make_fleet
-from tests.test_progress_pty import run_in_pty
+from tests.terminal import run_in_pty
 
 _ID = re.compile(r"\b[0-9a-f]{24}\b")
 

@@ -11,18 +11,15 @@ from pathlib import Path
 
 from bulkdl.emulator import EmulatedJob, EmulatorThread, Fleet, add_group
 from bulkdl.emulator.archives import make_archive
-from tests.conftest import PRIVATE_KEY, PUBLIC_KEY, make_fleet, read_manifest, run_cli, write_config
-
-COLLECT = [
-    "collect",
-    "--all-groups",
-    "--resource-type",
-    "replicaset",
-    "--resource-name",
-    "rs0",
-    "--log-types",
-    "MONGODB,FTDC",
-]
+from tests.conftest import (
+    COLLECT,
+    PRIVATE_KEY,
+    PUBLIC_KEY,
+    make_fleet,
+    read_manifest,
+    run_cli,
+    write_config,
+)
 
 
 def _cfg(tmp_path: Path, emu: EmulatorThread, **extra: object) -> Path:
