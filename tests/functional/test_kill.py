@@ -1,8 +1,12 @@
 """Kill test: SIGINT/SIGTERM at random moments never leave a wrong final file; exit 130 in 5 s.
 
-Each run starts from an empty folder and is signalled at a random moment: during start-up,
-listing, or mid-download. Afterwards every final-named archive must equal the served bytes,
-no .part may remain, and (every few runs) a rerun must complete everything.
+Each run starts from an empty folder and is signalled at a random moment of one phase, in
+turn: start-up, listing, early download, late download. A moment is picked by what the
+emulator has seen (a listing request, a share of the bytes sent), not by wall time, so the
+phases are reached however loaded the machine is. Afterwards every final-named archive must
+equal the served bytes and no .part may remain; after the last run of a batch a rerun must
+complete everything. The runs come in batches so that pytest-xdist can run them side by side;
+`--kill-seed N` replays every batch exactly.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import random
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,7 +23,9 @@ import pytest
 from bulkdl.emulator import EmulatorThread
 from tests.conftest import make_fleet, read_manifest, served_archive, start_download
 
-RUNS = 20
+BATCHES = 4
+RUNS_PER_BATCH = 5  # 20 runs in all
+PHASES = ("start-up", "listing", "early download", "late download")
 
 
 def _wait_for_handlers(proc: subprocess.Popen[str], timeout_s: float = 10.0) -> None:
@@ -27,15 +34,42 @@ def _wait_for_handlers(proc: subprocess.Popen[str], timeout_s: float = 10.0) -> 
     Before that, CPython is still starting and no program can handle a signal; waiting for the
     handler instead of a fixed delay keeps the test independent of how loaded the machine is.
     """
+    _wait_until(lambda: _catches_sigterm(proc.pid), timeout_s, "bulkdl never installed its handler")
+
+
+def _catches_sigterm(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status").read_text()
+    caught = next(line for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(caught.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
+
+
+def _wait_until(ready: Callable[[], bool], timeout_s: float, failure: str) -> None:
     deadline = time.monotonic() + timeout_s
-    bit = 1 << (signal.SIGTERM - 1)
-    while time.monotonic() < deadline:
-        status = Path(f"/proc/{proc.pid}/status").read_text()
-        caught = next(line for line in status.splitlines() if line.startswith("SigCgt:"))
-        if int(caught.split()[1], 16) & bit:
-            return
+    while not ready():
+        if time.monotonic() > deadline:
+            raise AssertionError(failure)
         time.sleep(0.005)
-    raise AssertionError("bulkdl never installed its SIGTERM handler")
+
+
+def _wait_for_phase(
+    emu: EmulatorThread, proc: subprocess.Popen[str], phase: str, rng: random.Random, total: int
+) -> None:
+    """Return at a random moment inside `phase` of the run `proc` is making."""
+    if phase == "start-up":
+        time.sleep(rng.uniform(0.0, 0.2))
+        return
+    if phase == "listing":
+        _wait_until(lambda: emu.state.counters.requests_by_kind["list"] >= 1, 30, "no listing")
+        time.sleep(rng.uniform(0.0, 0.05))
+        return
+    # Concurrency 3 of 8 equal archives: the first three are whole at 3/8 of the bytes, so late
+    # (from 55 %) some archives are final on disk, early (up to 30 %) most likely none is.
+    share = rng.uniform(0.02, 0.30) if phase == "early download" else rng.uniform(0.55, 0.9)
+
+    def reached() -> bool:
+        return emu.state.counters.bytes_sent >= share * total or proc.poll() is not None
+
+    _wait_until(reached, 30, f"the emulator never sent {share:.0%} of the bytes")
 
 
 def _start(emu: EmulatorThread, groups: list[str], out: Path) -> subprocess.Popen[str]:
@@ -43,10 +77,10 @@ def _start(emu: EmulatorThread, groups: list[str], out: Path) -> subprocess.Pope
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(240)
-def test_random_kills(tmp_path: Path, kill_seed: int) -> None:
-    rng = random.Random(kill_seed)
-    seed = kill_seed
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("batch", range(BATCHES))
+def test_random_kills(tmp_path: Path, kill_seed: int, batch: int) -> None:
+    rng = random.Random(f"{kill_seed}:{batch}")
     fleet = make_fleet(groups=2, jobs_per_group=6, archive_bytes=320 * 1024)
     groups = list(fleet.groups)
     expected = {
@@ -55,21 +89,23 @@ def test_random_kills(tmp_path: Path, kill_seed: int) -> None:
         for job in fleet.groups[gid]
         if job.status in {"SUCCESS", "FAILURE", "MARKED_FOR_EXPIRY"}
     }
-    partial_runs = 0  # runs signalled mid-download: some archives on disk, not all
-    # About 3.5 s for a whole run: every signal in the first 1.85 s after the handler is in place
-    # lands before the end (start-up, listing or mid-download).
+    total = sum(len(body) for body in expected.values())
+    # About 1 s per archive: a run downloads for about 3 s after listing.
     with EmulatorThread(fleet, chunk_size=16 * 1024, chunk_delay_s=0.05) as emu:
-        for run in range(RUNS):
+        for run in range(RUNS_PER_BATCH):
             out = tmp_path / f"run{run}"
             sig = signal.SIGINT if run % 2 == 0 else signal.SIGTERM
+            phase = PHASES[(batch + run) % len(PHASES)]
+            context = f"--kill-seed {kill_seed} batch={batch} run={run} {sig.name} {phase}"
+            emu.state.reset()
             proc = _start(emu, groups, out)
             _wait_for_handlers(proc)
-            time.sleep(rng.uniform(0.0, 1.85))
+            _wait_for_phase(emu, proc, phase, rng, total)
             proc.send_signal(sig)
             sent = time.monotonic()
             _, stderr = proc.communicate(timeout=15)
             waited = time.monotonic() - sent
-            context = f"seed={seed} run={run} {sig.name}: {stderr[-500:]}"
+            context += f": {stderr[-500:]}"
             assert proc.returncode == 130, context
             assert waited < 5, context
             assert "Traceback" not in stderr, context
@@ -78,17 +114,14 @@ def test_random_kills(tmp_path: Path, kill_seed: int) -> None:
             for path in kept:
                 key = (path.parent.name, path.name.removesuffix(".tar.gz"))
                 assert path.read_bytes() == expected[key], context
-            partial_runs += 0 < len(kept) < len(expected)
-            if run % 4 == 3:
-                rerun = _start(emu, groups, out)
-                _, stderr = rerun.communicate(timeout=60)
-                assert rerun.returncode == 0, f"seed={seed} rerun {run}: {stderr[-500:]}"
-                got = {
-                    (p.parent.name, p.name.removesuffix(".tar.gz")): p.read_bytes()
-                    for p in out.rglob("*.tar.gz")
-                }
-                assert got == expected, f"seed={seed} rerun {run}"
-                assert len({line["jobId"] for line in read_manifest(out)}) == 12
-    # The random moments must reach the interesting case at least once: a signal landing while
-    # archives are being written. Without it the checks above proved little (seed to reproduce).
-    assert partial_runs >= 1, f"seed={seed}: no signal landed mid-download"
+            if phase == "late download":  # the interesting case: signalled mid-pull
+                assert 0 < len(kept) < len(expected), f"{context}: kept {len(kept)}"
+        rerun = _start(emu, groups, out)
+        _, stderr = rerun.communicate(timeout=60)
+        assert rerun.returncode == 0, f"--kill-seed {kill_seed} batch={batch}: {stderr[-500:]}"
+        got = {
+            (p.parent.name, p.name.removesuffix(".tar.gz")): p.read_bytes()
+            for p in out.rglob("*.tar.gz")
+        }
+        assert got == expected, f"--kill-seed {kill_seed} batch={batch} rerun"
+        assert len({line["jobId"] for line in read_manifest(out)}) == 12
