@@ -128,6 +128,12 @@ def is_valid_tar_gz(path: Path) -> bool:
         return len(tar.getmembers()) > 0
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first: with pytest-xdist handing out one test at a time, each long test starts
+    on its own worker at once instead of ending the run alone (longest first)."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--kill-seed",
