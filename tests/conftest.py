@@ -6,6 +6,7 @@ tests talk to it over real loopback HTTP, as a user's bulkdl talks to Cloud Mana
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from bulkdl.cli import app
@@ -26,6 +28,18 @@ from bulkdl.emulator.archives import make_archive
 PUBLIC_KEY = "testpub01"
 # Distinctive so that a scan of every output for it cannot match by accident.
 PRIVATE_KEY = "s3cr3t-PRIVATE-kEy-5f1d2e9a"
+
+# `collect` for every group: the flags a replica-set incident needs (tests add --base-url etc.).
+COLLECT = [
+    "collect",
+    "--all-groups",
+    "--resource-type",
+    "replicaset",
+    "--resource-name",
+    "rs0",
+    "--log-types",
+    "MONGODB,FTDC",
+]
 
 
 @pytest.fixture
@@ -44,12 +58,40 @@ class CliResult:
         return self.stdout + self.stderr
 
 
+@functools.cache
+def _command() -> Any:  # a click Command (typer vendors click: no public name for it)
+    """bulkdl's click command, built once per process: typer reads every command's signature
+    to build it, which costs more CPU than many a test's whole invocation."""
+    return typer.main.get_command(app)
+
+
 def run_cli(args: Sequence[str], *, env: dict[str, str] | None = None) -> CliResult:
-    """Invoke the bulkdl CLI in-process, with the test key pair unless env says otherwise."""
+    """Invoke the bulkdl CLI in-process, with the test key pair unless env says otherwise.
+
+    As typer's `CliRunner.invoke` does (same isolation: streams, environment, prompts), but
+    with the command built once; exceptions other than SystemExit propagate.
+    """
     full_env = {"BULKDL_PUBLIC_KEY": PUBLIC_KEY, "BULKDL_PRIVATE_KEY": PRIVATE_KEY}
     full_env.update(env or {})
-    result = CliRunner().invoke(app, list(args), env=full_env, catch_exceptions=False)
-    return CliResult(result.exit_code, result.stdout, result.stderr)
+    runner = CliRunner()
+    command = _command()
+    with runner.isolation(env=full_env) as (stdout, stderr, _):
+        try:
+            command.main(args=list(args), prog_name=runner.get_default_prog_name(command))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+            if exc.code is not None and not isinstance(exc.code, int):
+                sys.stdout.write(f"{exc.code}\n")
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        out, err = stdout.getvalue(), stderr.getvalue()
+    return CliResult(code, _text(out), _text(err))
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", "replace").replace("\r\n", "\n")
 
 
 def start_download(
@@ -114,6 +156,12 @@ def read_manifest(out: Path) -> list[dict[str, Any]]:
 def is_valid_tar_gz(path: Path) -> bool:
     with tarfile.open(path, "r:gz") as tar:
         return len(tar.getmembers()) > 0
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first: with pytest-xdist handing out one test at a time, each long test starts
+    on its own worker at once instead of ending the run alone (longest first)."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

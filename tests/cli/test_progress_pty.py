@@ -3,60 +3,12 @@ emulator, and the screen's text is read back (control codes stripped)."""
 
 from __future__ import annotations
 
-import os
-import pty
 import re
-import select
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 from bulkdl.emulator import EmulatorThread, parse_fault_specs
-from tests.conftest import PRIVATE_KEY, PUBLIC_KEY, make_fleet, read_manifest, run_cli
-
-_CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-
-def run_in_pty(args: list[str], *, columns: int = 140, timeout_s: float = 60) -> tuple[int, str]:
-    """Run `python -m bulkdl ARGS` with its stderr and stdout on a pty; the screen text, status."""
-    primary, secondary = pty.openpty()
-    env = dict(
-        os.environ,
-        BULKDL_PUBLIC_KEY=PUBLIC_KEY,
-        BULKDL_PRIVATE_KEY=PRIVATE_KEY,
-        COLUMNS=str(columns),
-        LINES="40",
-        TERM="xterm-256color",
-    )
-    env.pop("NO_COLOR", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bulkdl", *args],
-        stdin=secondary,
-        stdout=secondary,
-        stderr=secondary,
-        env=env,
-        close_fds=True,
-    )
-    os.close(secondary)
-    chunks: list[bytes] = []
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([primary], [], [], 0.2)
-        if ready:
-            try:
-                data = os.read(primary, 65536)
-            except OSError:  # the child closed the pty
-                break
-            if not data:
-                break
-            chunks.append(data)
-        elif proc.poll() is not None:
-            break
-    os.close(primary)
-    status = proc.wait(timeout=10)
-    text = _CONTROL.sub("", b"".join(chunks).decode("utf-8", "replace"))
-    return status, text
+from tests.conftest import make_fleet, read_manifest, run_cli
+from tests.terminal import run_in_pty
 
 
 def test_live_display_shows_planned_total_elapsed_and_stall(tmp_path: Path) -> None:

@@ -12,8 +12,7 @@ from pathlib import Path
 
 from bulkdl.emulator import EmulatorThread, Fleet
 from bulkdl.schema import ErrorDoc, ManifestLine, SummaryDoc, problems
-from tests.conftest import PRIVATE_KEY, PUBLIC_KEY, read_manifest, run_cli
-from tests.test_workflow import COLLECT
+from tests.conftest import COLLECT, PRIVATE_KEY, PUBLIC_KEY, read_manifest, run_cli
 
 MISSING_GROUP = "5f00000000000000000000ff"
 

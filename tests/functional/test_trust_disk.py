@@ -90,12 +90,13 @@ def _failed_line(out: Path, job: str) -> dict[str, object]:
 
 
 def _slow_fleet() -> Fleet:
-    """8 archives of 8 chunks: at --concurrency 1 the first run holds OUT for 4 s or more."""
+    """8 archives of 8 chunks: at --concurrency 1 the first run holds OUT for 6 s or more, long
+    enough for a second run to start even on a machine busy with other tests."""
     return make_fleet(groups=2, jobs_per_group=6, archive_bytes=128 * 1024)
 
 
 def _slow(fleet: Fleet) -> EmulatorThread:
-    return EmulatorThread(fleet, chunk_size=16 * 1024, chunk_delay_s=0.06)
+    return EmulatorThread(fleet, chunk_size=16 * 1024, chunk_delay_s=0.1)
 
 
 def _wait_for_lock(out: Path, pid: int) -> None:

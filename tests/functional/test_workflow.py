@@ -11,18 +11,15 @@ from pathlib import Path
 
 from bulkdl.emulator import EmulatedJob, EmulatorThread, Fleet, add_group
 from bulkdl.emulator.archives import make_archive
-from tests.conftest import PRIVATE_KEY, PUBLIC_KEY, make_fleet, read_manifest, run_cli, write_config
-
-COLLECT = [
-    "collect",
-    "--all-groups",
-    "--resource-type",
-    "replicaset",
-    "--resource-name",
-    "rs0",
-    "--log-types",
-    "MONGODB,FTDC",
-]
+from tests.conftest import (
+    COLLECT,
+    PRIVATE_KEY,
+    PUBLIC_KEY,
+    make_fleet,
+    read_manifest,
+    run_cli,
+    write_config,
+)
 
 
 def _cfg(tmp_path: Path, emu: EmulatorThread, **extra: object) -> Path:
@@ -369,7 +366,7 @@ def test_pacing_is_what_prevents_429s(tmp_path: Path) -> None:
     they then arrive bunched), no 429; unpaced (a budget above the server's), the server refuses
     some (the control run).
     """
-    fleet = _fresh_fleet(50, 25, ["SUCCESS"])
+    fleet = _fresh_fleet(20, 25, ["SUCCESS"])  # the limit is per group
     with EmulatorThread(fleet) as emu:
         emu.state.set_rate_limit(20, window_s=1.0)
         paced = run_cli(

@@ -22,7 +22,8 @@ from bulkdl.emulator.archives import make_archive
 from bulkdl.manifest import request_fingerprint
 from bulkdl.models import RAW_ID_LIMIT, GroupId, Job, JobId, JobStatus, quote_raw
 from bulkdl.planner import Recorded, listing_change
-from tests.conftest import (
+from tests.conftest import (  # COLLECT is for all groups: with --group, only those
+    COLLECT,
     PRIVATE_KEY,
     PUBLIC_KEY,
     make_fleet,
@@ -30,7 +31,6 @@ from tests.conftest import (
     run_cli,
     write_config,
 )
-from tests.test_workflow import COLLECT  # all groups: with --group, only those
 
 
 def _sha(data: bytes) -> str:

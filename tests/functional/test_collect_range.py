@@ -14,8 +14,15 @@ import aiohttp
 import pytest
 
 from bulkdl.emulator import EmulatedJob, EmulatorThread, Fleet
-from tests.conftest import PRIVATE_KEY, PUBLIC_KEY, make_fleet, read_manifest, run_cli, write_config
-from tests.test_workflow import COLLECT
+from tests.conftest import (
+    COLLECT,
+    PRIVATE_KEY,
+    PUBLIC_KEY,
+    make_fleet,
+    read_manifest,
+    run_cli,
+    write_config,
+)
 
 
 def _cfg(tmp_path: Path, emu: EmulatorThread) -> Path:

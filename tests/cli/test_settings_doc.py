@@ -9,7 +9,7 @@ from bulkdl.settings_doc import README_END, README_START, render_example, render
 from bulkdl.settings_spec import Settings, declared, is_required
 from tests.conftest import run_cli
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository
 
 
 def test_shipped_example_matches_the_declarations() -> None:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from bulkdl.emulator import EmulatorThread, Fleet
 from bulkdl.output import Column, field, render
-from tests.conftest import PRIVATE_KEY, PUBLIC_KEY, make_fleet
-from tests.test_progress_pty import run_in_pty
+from tests.conftest import PRIVATE_KEY, PUBLIC_KEY, make_fleet, run_cli
+from tests.terminal import run_in_pty
 
 _ID = re.compile(r"\b[0-9a-f]{24}\b")
 
@@ -75,21 +75,23 @@ def test_list_on_a_100_column_terminal_fits_without_cutting_ids(emulator: Emulat
 
 
 def test_output_formats(tmp_path: Path, emulator: EmulatorThread) -> None:
-    """-o json equals --json; -o csv has a header of field names and one row per job."""
+    """-o json equals --json; -o csv has a header of field names and one row per job.
+
+    In-process: formats do not depend on the terminal, so no process start is needed."""
     base = ["list", "--base-url", emulator.base_url, "--all-groups"]
-    as_json = _bulkdl([*base, "--json"], columns=80)
-    dash_o = _bulkdl([*base, "-o", "json"], columns=80)
+    as_json = run_cli([*base, "--json"])
+    dash_o = run_cli([*base, "-o", "json"])
     assert json.loads(as_json.stdout) == json.loads(dash_o.stdout)
     records = json.loads(as_json.stdout)
     assert {r["groupName"] for r in records} == {
         emulator.fleet.info(g).name for g in emulator.fleet.groups
     }
-    as_csv = _bulkdl([*base, "-o", "csv"], columns=80)
+    as_csv = run_cli([*base, "-o", "csv"])
     rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
     assert [r["id"] for r in rows] == [r["id"] for r in records]
     assert rows[0]["logTypes"] == ",".join(records[0]["logTypes"])
 
-    groups = _bulkdl(["groups", "--base-url", emulator.base_url, "-o", "csv"], columns=80)
+    groups = run_cli(["groups", "--base-url", emulator.base_url, "-o", "csv"])
     assert groups.stdout.splitlines()[0] == "id,name,orgId"
     assert len(groups.stdout.splitlines()) == 1 + len(emulator.fleet.groups)
 

@@ -25,8 +25,8 @@ from bulkdl.waits import (
     old_in_progress_warning,
     wait_report_interval,
 )
+from tests.conftest import COLLECT as FLEET_COLLECT
 from tests.conftest import CliResult, make_fleet, read_manifest, run_cli, write_config
-from tests.test_workflow import COLLECT as FLEET_COLLECT
 
 COLLECT = [arg for arg in FLEET_COLLECT if arg != "--all-groups"]  # groups chosen per test
 NOWHERE = "0123456789abcdef01234567"  # a well-formed id no group or job of the fleet has

@@ -31,13 +31,15 @@ def _list(base_url: str, *extra: str) -> tuple[int, list[str]]:
 @pytest.mark.parametrize(
     ("base_url", "error", "hint"),
     [
-        (f"http://127.0.0.1:{_free_port()}", "cannot connect to 127.0.0.1", "nothing listens"),
+        ("http://127.0.0.1:{free_port}", "cannot connect to 127.0.0.1", "nothing listens"),
         ("http://no-such-host.invalid", "no-such-host.invalid", "does not resolve"),
         ("cloud.mongodb.com", "is not an http(s) URL", "https://cloud.mongodb.com"),
     ],
 )
 def test_connection_errors_have_a_hint(base_url: str, error: str, hint: str) -> None:
-    status, lines = _list(base_url)
+    # The port is picked as the test runs, not at collection: test ids stay the same in every
+    # pytest-xdist worker, and the port is not taken meanwhile by another test's emulator.
+    status, lines = _list(base_url.format(free_port=_free_port()))
     assert status == 2
     assert len(lines) == 2, lines
     assert lines[0].startswith("error: ")

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from bulkdl.emulator import EmulatorThread, Fleet
 from tests.conftest import (
@@ -29,10 +32,18 @@ def _config(tmp_path: Path, emu: EmulatorThread, fleet: Fleet, **extra: object) 
     )
 
 
+@pytest.fixture
+def overlapping(fleet: Fleet) -> Iterator[EmulatorThread]:
+    """Bodies of about 0.1 s: three downloads overlap even on a machine busy with other tests."""
+    with EmulatorThread(fleet, chunk_size=16 * 1024, chunk_delay_s=0.03) as emu:
+        yield emu
+
+
 def test_downloads_every_downloadable_archive_byte_exact(
-    tmp_path: Path, fleet: Fleet, emulator: EmulatorThread
+    tmp_path: Path, fleet: Fleet, overlapping: EmulatorThread
 ) -> None:
     """3 groups x 6 jobs, five statuses: archives byte-exact, limits held, a manifest line each."""
+    emulator = overlapping
     out = tmp_path / "out"
     cfg = _config(tmp_path, emulator, fleet)
     result = run_cli(["download", "--config", str(cfg), "--out", str(out), "--concurrency", "3"])
