@@ -21,7 +21,7 @@ from bulkdl.process import is_interrupt
 from tests.conftest import make_fleet, run_cli, start_download
 from tests.proxy import ForwardProxy
 
-PACKAGE = Path(__file__).resolve().parent.parent / "bulkdl"
+PACKAGE = Path(__file__).resolve().parents[2] / "bulkdl"
 # What a command that sends no request has no use for.
 HEAVY = ("aiohttp", "bulkdl.api", "bulkdl.runner", "bulkdl.emulator", "rich.progress", "tarfile")
 
