@@ -16,33 +16,7 @@ import re
 from collections.abc import Callable
 from typing import Final
 
-from bulkdl.emulator.faults import (
-    Always,
-    ChangedArchive,
-    CorruptGzip,
-    Fault,
-    FaultKind,
-    ForeignNext,
-    GzipNotTar,
-    GzippedHtml,
-    HtmlPage,
-    LongerBody,
-    MalformedId,
-    MissingResults,
-    NoChallenge,
-    NotGzip,
-    NotJson,
-    RateLimit,
-    RelativeNext,
-    RepeatingNext,
-    ResetAfter,
-    ServerFault,
-    SlowAnswer,
-    StaleNonce,
-    Stall,
-    Trickle,
-    TruncatedChunked,
-)
+from bulkdl.emulator import faults
 
 SPEC_HELP: Final = (
     "reset:BYTES, 5xx[-html][:retry-after=S], 429[:retry-after=S], stall:BYTES:SECONDS, "
@@ -51,27 +25,27 @@ SPEC_HELP: Final = (
     "longer-body:BYTES, trickle:BYTES:SECONDS, no-challenge, relative-next, foreign-next:ORIGIN, "
     "malformed-id, slow-answer:SECONDS; prefix always: to repeat on every attempt"
 )
-_PLAIN: Final[dict[str, Callable[[], FaultKind]]] = {
-    "not-gzip": NotGzip,
-    "corrupt-gzip": CorruptGzip,
-    "stale-nonce": StaleNonce,
-    "html": HtmlPage,
-    "not-json": NotJson,
-    "missing-results": MissingResults,
-    "repeating-next": RepeatingNext,
-    "gzipped-html": GzippedHtml,
-    "gzip-not-tar": GzipNotTar,
-    "no-challenge": NoChallenge,
-    "relative-next": RelativeNext,
-    "malformed-id": MalformedId,
+_PLAIN: Final[dict[str, Callable[[], faults.FaultKind]]] = {
+    "not-gzip": faults.NotGzip,
+    "corrupt-gzip": faults.CorruptGzip,
+    "stale-nonce": faults.StaleNonce,
+    "html": faults.HtmlPage,
+    "not-json": faults.NotJson,
+    "missing-results": faults.MissingResults,
+    "repeating-next": faults.RepeatingNext,
+    "gzipped-html": faults.GzippedHtml,
+    "gzip-not-tar": faults.GzipNotTar,
+    "no-challenge": faults.NoChallenge,
+    "relative-next": faults.RelativeNext,
+    "malformed-id": faults.MalformedId,
 }
 _STATUS: Final = re.compile(r"(?P<status>\d{3})(?P<html>-html)?(?::retry-after=(?P<after>[^:]+))?")
 _BYTES: Final = re.compile(r"(?P<kind>reset|chunked|changed-archive|longer-body):(?P<bytes>\d+)")
-_BYTES_KINDS: Final[dict[str, Callable[[int], FaultKind]]] = {
-    "reset": ResetAfter,
-    "chunked": TruncatedChunked,
-    "changed-archive": ChangedArchive,
-    "longer-body": LongerBody,
+_BYTES_KINDS: Final[dict[str, Callable[[int], faults.FaultKind]]] = {
+    "reset": faults.ResetAfter,
+    "chunked": faults.TruncatedChunked,
+    "changed-archive": faults.ChangedArchive,
+    "longer-body": faults.LongerBody,
 }
 _STALL: Final = re.compile(r"(?P<kind>stall|trickle):(?P<bytes>\d+):(?P<seconds>[^:]+)")
 _FOREIGN: Final = re.compile(r"foreign-next:(?P<origin>https?://[^/?#\s]+)")
@@ -79,52 +53,52 @@ _HTML: Final = re.compile(r"html:(?P<status>\d{3})")
 _SLOW: Final = re.compile(r"slow-answer:(?P<seconds>[^:]+)")
 
 
-def parse_fault_spec(spec: str) -> Fault:
+def parse_fault_spec(spec: str) -> faults.Fault:
     """One fault from its spelling; ValueError naming the accepted forms otherwise."""
     text = spec.strip().lower()
     if text.startswith("always:"):
-        return Always(_parse_kind(spec, text.removeprefix("always:")))
+        return faults.Always(_parse_kind(spec, text.removeprefix("always:")))
     return _parse_kind(spec, text)
 
 
-def parse_fault_specs(specs: str) -> list[Fault]:
+def parse_fault_specs(specs: str) -> list[faults.Fault]:
     """A comma-separated list of specs, e.g. "503,reset:1000" (one fault per attempt)."""
     return [parse_fault_spec(part) for part in specs.split(",") if part.strip()]
 
 
-def _parse_kind(spec: str, text: str) -> FaultKind:
+def _parse_kind(spec: str, text: str) -> faults.FaultKind:
     try:
         fault = _build(text)
-    except ValueError as exc:  # a field's own check, e.g. status 418 for a ServerFault
+    except ValueError as exc:  # a field's own check, e.g. status 418 for a faults.ServerFault
         raise ValueError(f"bad fault spec {spec!r}: {exc}") from None
     if fault is None:
         raise ValueError(f"unknown fault spec {spec!r}; expected one of: {SPEC_HELP}")
     return fault
 
 
-def _build(text: str) -> FaultKind | None:
+def _build(text: str) -> faults.FaultKind | None:
     if (plain := _PLAIN.get(text)) is not None:
         return plain()
     if match := _BYTES.fullmatch(text):
         return _BYTES_KINDS[match["kind"]](int(match["bytes"]))
     if match := _STALL.fullmatch(text):
-        timed = Stall if match["kind"] == "stall" else Trickle
+        timed = faults.Stall if match["kind"] == "stall" else faults.Trickle
         return timed(int(match["bytes"]), _seconds(match["seconds"]))
     if match := _FOREIGN.fullmatch(text):
-        return ForeignNext(match["origin"])
+        return faults.ForeignNext(match["origin"])
     if match := _SLOW.fullmatch(text):
-        return SlowAnswer(_seconds(match["seconds"]))
+        return faults.SlowAnswer(_seconds(match["seconds"]))
     if match := _HTML.fullmatch(text):
-        return HtmlPage(int(match["status"]))
+        return faults.HtmlPage(int(match["status"]))
     if match := _STATUS.fullmatch(text):
         status = int(match["status"])
         after = None if match["after"] is None else _seconds(match["after"])
         if status == 429:
             if match["html"]:
                 raise ValueError("429 has no -html form; use html:429 for an HTML page")
-            return RateLimit(retry_after_s=after)
+            return faults.RateLimit(retry_after_s=after)
         if status >= 500:
-            return ServerFault(status, html=bool(match["html"]), retry_after_s=after)
+            return faults.ServerFault(status, html=bool(match["html"]), retry_after_s=after)
         raise ValueError(f"status {status} is not a fault: use 429 or a 5xx")
     return None
 

@@ -12,26 +12,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import hdrs, web
 
-from bulkdl.emulator import errors
+from bulkdl.emulator import errors, faults
 from bulkdl.emulator.digest import parse_authorization
-from bulkdl.emulator.faults import (
-    FaultKind,
-    ForeignNext,
-    GzipNotTar,
-    GzippedHtml,
-    HtmlPage,
-    MalformedId,
-    MissingResults,
-    NoChallenge,
-    NotGzip,
-    NotJson,
-    RateLimit,
-    Redirect,
-    RelativeNext,
-    RepeatingNext,
-    ServerFault,
-    StaleNonce,
-)
 from bulkdl.emulator.state import EmulatorState
 
 HTML_CONTENT_TYPE: Final = "text/html; charset=utf-8"
@@ -54,17 +36,17 @@ Please sign in with your network account to continue.</p>
 
 
 def answer_instead(
-    request: web.Request, state: EmulatorState, fault: FaultKind | None
+    request: web.Request, state: EmulatorState, fault: faults.FaultKind | None
 ) -> web.Response | None:
     """The answer replacing the resource for this attempt's fault, or None to serve it.
 
     Raises `ApiError` for the faults that look like the API's own errors.
     """
-    if isinstance(fault, Redirect):
+    if isinstance(fault, faults.Redirect):
         state.fault_served(fault)
         location = fault.to.rstrip("/") + request.path_qs
         return web.Response(status=302, headers={hdrs.LOCATION: location})
-    if isinstance(fault, ServerFault):
+    if isinstance(fault, faults.ServerFault):
         state.fault_served(fault)
         if not fault.html:
             raise errors.unexpected_error(fault.status, retry_after_s=fault.retry_after_s)
@@ -72,26 +54,26 @@ def answer_instead(
         if fault.retry_after_s is not None:
             response.headers[hdrs.RETRY_AFTER] = f"{fault.retry_after_s:g}"
         return response
-    if isinstance(fault, RateLimit):
+    if isinstance(fault, faults.RateLimit):
         state.fault_served(fault)
         raise errors.rate_limited(
             request.path, fault.limit, str(fault.minutes), retry_after_s=fault.retry_after_s
         )
-    if isinstance(fault, HtmlPage):
+    if isinstance(fault, faults.HtmlPage):
         state.fault_served(fault)
         return html_response(fault.status, proxy_error_page(fault.status))
-    if isinstance(fault, NotGzip):
+    if isinstance(fault, faults.NotGzip):
         state.fault_served(fault)
         return html_response(200, LOGIN_PAGE)
-    if isinstance(fault, GzippedHtml | GzipNotTar):
+    if isinstance(fault, faults.GzippedHtml | faults.GzipNotTar):
         state.fault_served(fault)
-        kind = HTML_CONTENT_TYPE if isinstance(fault, GzippedHtml) else "application/gzip"
+        kind = HTML_CONTENT_TYPE if isinstance(fault, faults.GzippedHtml) else "application/gzip"
         page = gzip.compress(LOGIN_PAGE.encode(), mtime=0)
         return web.Response(status=200, body=page, headers={hdrs.CONTENT_TYPE: kind})
-    if isinstance(fault, NoChallenge):
+    if isinstance(fault, faults.NoChallenge):
         state.fault_served(fault)
         raise errors.ApiError(401, None, "You are not authorized for this resource.")
-    if isinstance(fault, StaleNonce):
+    if isinstance(fault, faults.StaleNonce):
         state.fault_served(fault)
         params = parse_authorization(request.headers.get(hdrs.AUTHORIZATION))
         if params is not None:
@@ -116,34 +98,36 @@ def proxy_error_page(status: int) -> str:
     )
 
 
-def break_listing(state: EmulatorState, doc: dict[str, Any], fault: FaultKind | None) -> None:
+def break_listing(
+    state: EmulatorState, doc: dict[str, Any], fault: faults.FaultKind | None
+) -> None:
     """Spoil a listing page in place: drop `results`, point `next` back at `self`, give one
     result a malformed id, or rewrite every link relative to the page (RFC 3986 relative
     reference) or onto another origin."""
-    if isinstance(fault, MalformedId) and fault.index < len(doc["results"]):
+    if isinstance(fault, faults.MalformedId) and fault.index < len(doc["results"]):
         state.fault_served(fault)
         doc["results"][fault.index]["id"] = fault.value
-    elif isinstance(fault, MissingResults):
+    elif isinstance(fault, faults.MissingResults):
         state.fault_served(fault)
         del doc["results"]
-    elif isinstance(fault, RepeatingNext):
+    elif isinstance(fault, faults.RepeatingNext):
         state.fault_served(fault)
         links = [link for link in doc["links"] if link["rel"] != "next"]
         own = next(link["href"] for link in links if link["rel"] == "self")
         doc["links"] = [*links, {"href": own, "rel": "next"}]
-    elif isinstance(fault, RelativeNext | ForeignNext):
+    elif isinstance(fault, faults.RelativeNext | faults.ForeignNext):
         state.fault_served(fault)
         for link in doc["links"]:
             href = urlsplit(link["href"])
-            if isinstance(fault, RelativeNext):  # the last path segment and the query
+            if isinstance(fault, faults.RelativeNext):  # the last path segment and the query
                 link["href"] = f"{href.path.rsplit('/', 1)[-1]}?{href.query}"
             else:
                 link["href"] = f"{fault.to.rstrip('/')}{href.path}?{href.query}"
 
 
-def break_json(state: EmulatorState, body: bytes, fault: FaultKind | None) -> bytes:
+def break_json(state: EmulatorState, body: bytes, fault: faults.FaultKind | None) -> bytes:
     """For `NotJson`, the page cut in half: still labelled JSON, no longer parseable."""
-    if not isinstance(fault, NotJson):
+    if not isinstance(fault, faults.NotJson):
         return body
     state.fault_served(fault)
     return body[: len(body) // 2]
