@@ -22,7 +22,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Final
+from typing import Final, TypedDict
 
 from aiohttp import hdrs, web
 from aiohttp.web_urldispatcher import UrlMappingMatchInfo
@@ -57,6 +57,17 @@ API_PREFIX: Final = "/api/public/v1.0"
 GROUPS_RATE_KEY: Final = "groups"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class AppOptions(TypedDict, total=False):
+    """`build_app`'s keyword options, so the servers can pass them on without repeating them."""
+
+    nonce_ttl_s: float
+    chunk_size: int
+    chunk_delay_s: float
+    collect_duration_s: CollectDuration
+    clock: Callable[[], float]
+    wall_clock: Callable[[], datetime]
 
 
 def emulator_state(app: web.Application) -> EmulatorState:

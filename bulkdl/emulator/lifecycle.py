@@ -10,12 +10,14 @@ the demo fleet's IN_PROGRESS jobs stay in progress forever, as before.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeVar
 
 from bulkdl.emulator.fleet import EmulatedJob
 
 OUTCOMES: Final = ("SUCCESS", "FAILURE")
+_T = TypeVar("_T")
 
 
 @dataclass(slots=True)
@@ -49,21 +51,11 @@ class Lifecycle:
 
     def set_duration(self, job_id: str, seconds: float | None) -> None:
         """This job's collections take `seconds` (counted from each start); None: the default."""
-        with self._lock:
-            if seconds is None:
-                self._durations.pop(job_id, None)
-            else:
-                _check_duration(seconds)
-                self._durations[job_id] = seconds
+        self._override(self._durations, job_id, seconds, _check_duration)
 
     def set_outcome(self, job_id: str, outcome: str | None) -> None:
         """This job's collections end in `outcome`; None: decided by `failing_resources`."""
-        with self._lock:
-            if outcome is None:
-                self._outcomes.pop(job_id, None)
-            else:
-                _check_outcome(outcome)
-                self._outcomes[job_id] = outcome
+        self._override(self._outcomes, job_id, outcome, _check_outcome)
 
     def settle(self, now: float) -> list[tuple[float, EmulatedJob]]:
         """End every run due by `now`; (finish time, job) of those that ended, oldest first.
@@ -106,6 +98,17 @@ class Lifecycle:
         """When the job's last run ended (monotonic), None if it never ended or runs again."""
         with self._lock:
             return self._finished.get(job_id)
+
+    def _override(
+        self, table: dict[str, _T], job_id: str, value: _T | None, check: Callable[[_T], None]
+    ) -> None:
+        """Set (after `check`) or, with None, drop one job's override in `table`."""
+        with self._lock:
+            if value is None:
+                table.pop(job_id, None)
+            else:
+                check(value)
+                table[job_id] = value
 
     def _finish_time(self, run: Run) -> float:
         return run.started + self._durations.get(run.job.id, run.duration_s)

@@ -11,25 +11,17 @@ import contextlib
 import functools
 import ssl
 import threading
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from types import TracebackType
-from typing import Self
+from typing import Self, Unpack
 
 from aiohttp import web
 
-from bulkdl.emulator.app import build_app, emulator_state
-from bulkdl.emulator.digest import DEFAULT_NONCE_TTL_S
+from bulkdl.emulator.app import AppOptions, build_app, emulator_state
 from bulkdl.emulator.fleet import Fleet, demo_fleet
-from bulkdl.emulator.state import (
-    DEFAULT_COLLECT_DURATION_S,
-    CollectDuration,
-    EmulatorState,
-    utc_now,
-)
+from bulkdl.emulator.state import EmulatorState
 
 DEFAULT_SHUTDOWN_TIMEOUT_S = 0.25
 _THREAD_START_TIMEOUT_S = 10.0
@@ -48,34 +40,30 @@ class RunningEmulator:
         return emulator_state(self.app)
 
 
+class ServeOptions(AppOptions, total=False):
+    """`serve`'s keyword options, which `EmulatorThread` passes on as they are."""
+
+    host: str
+    port: int
+    shutdown_timeout_s: float
+    ssl_context: ssl.SSLContext | None
+
+
 @asynccontextmanager
 async def serve(
     fleet: Fleet,
     host: str = "127.0.0.1",
     port: int = 0,
     *,
-    nonce_ttl_s: float = DEFAULT_NONCE_TTL_S,
-    chunk_size: int = 64 * 1024,
-    chunk_delay_s: float = 0.0,
     shutdown_timeout_s: float = DEFAULT_SHUTDOWN_TIMEOUT_S,
     ssl_context: ssl.SSLContext | None = None,
-    collect_duration_s: CollectDuration = DEFAULT_COLLECT_DURATION_S,
-    clock: Callable[[], float] = time.monotonic,
-    wall_clock: Callable[[], datetime] = utc_now,
+    **app_options: Unpack[AppOptions],
 ) -> AsyncIterator[RunningEmulator]:
     """Serve `fleet` until the block exits (port 0 picks a free port); https with ssl_context.
 
-    `collect_duration_s`, `clock` and `wall_clock` as for `build_app`.
+    The other options (chunking, nonce lifetime, collect durations, clocks) as for `build_app`.
     """
-    app = build_app(
-        fleet,
-        nonce_ttl_s=nonce_ttl_s,
-        chunk_size=chunk_size,
-        chunk_delay_s=chunk_delay_s,
-        collect_duration_s=collect_duration_s,
-        clock=clock,
-        wall_clock=wall_clock,
-    )
+    app = build_app(fleet, **app_options)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout_s)
     await runner.setup()
     try:
@@ -96,37 +84,10 @@ class EmulatorThread:
         run_cli(emu.base_url); assert emu.state.counters.max_in_flight <= 4
     """
 
-    def __init__(
-        self,
-        fleet: Fleet | None = None,
-        *,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        nonce_ttl_s: float = DEFAULT_NONCE_TTL_S,
-        chunk_size: int = 64 * 1024,
-        chunk_delay_s: float = 0.0,
-        shutdown_timeout_s: float = DEFAULT_SHUTDOWN_TIMEOUT_S,
-        ssl_context: ssl.SSLContext | None = None,
-        collect_duration_s: CollectDuration = DEFAULT_COLLECT_DURATION_S,
-        clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], datetime] = utc_now,
-    ) -> None:
+    def __init__(self, fleet: Fleet | None = None, **options: Unpack[ServeOptions]) -> None:
         self.fleet = fleet if fleet is not None else demo_fleet()
         # serve() with every option bound now; the thread only has to call it.
-        self._serve = functools.partial(
-            serve,
-            self.fleet,
-            host,
-            port,
-            nonce_ttl_s=nonce_ttl_s,
-            chunk_size=chunk_size,
-            chunk_delay_s=chunk_delay_s,
-            shutdown_timeout_s=shutdown_timeout_s,
-            ssl_context=ssl_context,
-            collect_duration_s=collect_duration_s,
-            clock=clock,
-            wall_clock=wall_clock,
-        )
+        self._serve = functools.partial(serve, self.fleet, **options)
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
