@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Final, TypedDict
@@ -37,7 +38,7 @@ from bulkdl.emulator.digest import (
     check_credentials,
     parse_authorization,
 )
-from bulkdl.emulator.faults import ChangedArchive, CorruptGzip, FaultKind
+from bulkdl.emulator.faults import ChangedArchive, CorruptGzip, FaultKind, FaultPlan
 from bulkdl.emulator.fleet import EmulatedJob, Fleet
 from bulkdl.emulator.groups import list_groups, list_org_groups
 from bulkdl.emulator.lookup import find_job, group_jobs
@@ -184,15 +185,23 @@ def rate_key(match_info: UrlMappingMatchInfo) -> str | None:
     return GROUPS_RATE_KEY if match_info.route.name == "groups" else None
 
 
+def _attempt(
+    counts: Counter[str], plan: FaultPlan, request: web.Request, id_name: str
+) -> FaultKind | None:
+    """Count this request as the next attempt on its group or job (the path's `id_name`) and
+    take the fault planned for that attempt."""
+    key = request.match_info[id_name]
+    counts[key] += 1
+    return plan.take(key)
+
+
 async def list_jobs(request: web.Request) -> web.StreamResponse:
     """GET …/logCollectionJobs: one page of the group's jobs, newest first, with links."""
     state = request.app[STATE_KEY]
-    gid = request.match_info["gid"]
-    state.counters.list_requests_by_group[gid] += 1
-    fault = state.listing_faults.take(gid)  # this request is the group's next attempt
+    fault = _attempt(state.counters.list_requests_by_group, state.listing_faults, request, "gid")
     if (answer := inject.answer_instead(request, state, fault)) is not None:
         return answer
-    jobs = group_jobs(request, state.fleet, gid)
+    jobs = group_jobs(request, state.fleet, request.match_info["gid"])
     base, verbose = origin(request), flag(request.query, "verbose")
     doc = paged_doc(request, jobs, lambda job: job.to_api(base, verbose))
     inject.break_listing(state, doc, fault)
@@ -215,9 +224,7 @@ async def get_job(request: web.Request) -> web.Response:
 async def download(request: web.Request) -> web.StreamResponse:
     """GET …/logCollectionJobs/{jid}/download: the archive, whole or from a byte offset."""
     state = request.app[STATE_KEY]
-    jid = request.match_info["jid"]
-    state.counters.downloads_by_job[jid] += 1
-    fault = state.download_faults.take(jid)  # this request is the job's next attempt
+    fault = _attempt(state.counters.downloads_by_job, state.download_faults, request, "jid")
     if (answer := inject.answer_instead(request, state, fault)) is not None:
         return answer
     job = find_job(request, state.fleet)
