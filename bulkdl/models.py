@@ -303,6 +303,8 @@ def parse_groups(items: list[Any]) -> tuple[list[GroupInfo], list[Malformed]]:
 
 def _raw_id(item: object) -> str:
     return quote_raw(item.get("id") if isinstance(item, dict) else item)
+
+
 def _children(group: GroupId, raw: object) -> tuple[ChildJob, ...] | None:
     if raw is None:
         return None

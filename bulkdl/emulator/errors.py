@@ -1,7 +1,7 @@
 """Cloud Manager's error answers: the body format, the codes and their message texts.
 
-Handlers raise `ApiError`; the app's middleware turns it into the response. Messages follow the
-reference's table (Cloud Manager text where it has one, else the Atlas template).
+Handlers raise `ApiError`; the app's middleware turns it into the response. Messages follow Cloud
+Manager's documented error texts where it has one, else Atlas's template for the same code.
 """
 
 from __future__ import annotations

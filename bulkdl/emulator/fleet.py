@@ -19,7 +19,7 @@ DEFAULT_LOG_TYPES: Final = ("AUTOMATION_AGENT", "MONGODB", "FTDC")
 
 DEMO_PUBLIC_KEY: Final = "bulkdldemo"
 DEMO_PRIVATE_KEY: Final = "demo-private-key-0000"  # a documented fake credential
-DEMO_BASE_TIME: Final = datetime(2019, 3, 7, 12, 21, 24, tzinfo=UTC)  # the reference's example
+DEMO_BASE_TIME: Final = datetime(2019, 3, 7, 12, 21, 24, tzinfo=UTC)  # the docs' example
 
 DEFAULT_ARCHIVE_BYTES: Final = 256 * 1024
 # Readable project names for the first groups of a fleet; later ones are `project-<n>`.
@@ -33,7 +33,7 @@ GROUP_NAMES: Final = (
     "analytics-1",
     "prod-eu-3",
 )
-EXPIRY: Final = timedelta(days=30)  # creation + 30 days, as in the reference example
+EXPIRY: Final = timedelta(days=30)  # creation + 30 days, as in the documented example
 JOB_SPACING: Final = timedelta(hours=1)  # jobs of a group are this far apart, newest first
 MONGOD_PORT: Final = 27017
 # A POST's time filter: the wire forms read by default (both), and how far back it may reach
@@ -132,7 +132,7 @@ class EmulatedJob:
     archive_bytes: int = DEFAULT_ARCHIVE_BYTES
     user_id: str = "5c80f75fcf09a246878f67a4"
     expiration_date: datetime | None = None
-    # The request's time filter, echoed as sent (int or ISO string: §11.2 leaves the type open).
+    # The request's time filter, echoed as sent (int or ISO string: the docs leave the type open).
     log_collection_from_date: int | str | None = None
     log_collection_to_date: int | str | None = None
 
@@ -200,7 +200,7 @@ class EmulatedJob:
         return f"/api/public/v1.0/groups/{self.group_id}/logCollectionJobs/{self.id}/download"
 
     def to_api(self, base_url: str, verbose: bool) -> dict[str, Any]:
-        """The job object of the reference (section 4), keys alphabetical."""
+        """The job object as the API documents it, keys alphabetical."""
         assert self.expiration_date is not None  # set in __post_init__
         doc: dict[str, Any] = {}
         if verbose:

@@ -1,8 +1,8 @@
 """Request bodies of POST (create) and PATCH (extend), checked as the API checks them.
 
-Unknown fields are refused, not ignored (§1). Checks run in a fixed order so each bad body has
-one answer: JSON syntax, unknown fields, missing fields (in the documented order), then each
-field's type and value. Undocumented choices: a JSON value of the wrong type is
+Unknown fields are refused, not ignored, as the API does. Checks run in a fixed order so each
+bad body has one answer: JSON syntax, unknown fields, missing fields (in the documented order),
+then each field's type and value. Undocumented choices: a JSON value of the wrong type is
 INVALID_JSON_ATTRIBUTE; an empty (or blank) resourceName counts as missing.
 """
 

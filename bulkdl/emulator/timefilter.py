@@ -1,7 +1,7 @@
 """The time filter of a POST (logCollectionFromDate/ToDate): its wire form and its rules.
 
 The docs call both fields ISO-8601 strings; the Go client (2025) and mongocli send int64 epoch
-milliseconds, and the reference infers a Jackson backend that reads both. By default the
+milliseconds, which suggests a Jackson backend that reads both. By default the
 emulator reads both (`fleet.FILTER_DATE_FORMS`); `Fleet.filter_date_forms` narrows it to one,
 so a client's fallback to the other form can be exercised. A form the server does not read is
 a wrongly typed attribute (INVALID_JSON_ATTRIBUTE naming the field), as for any other field.
