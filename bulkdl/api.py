@@ -28,6 +28,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 import aiohttp
 import anyio
+from aiohttp.http_exceptions import HttpProcessingError
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from bulkdl import __version__
@@ -708,11 +709,12 @@ class CloudManagerClient:
                 watch.stop()
         for early in held:  # an empty body: the sink names it
             yield early
-        if protocol is not None and protocol.exception() is not None:
+        if protocol is not None and isinstance(protocol.exception(), HttpProcessingError):
             # aiohttp stops at Content-Length and parses what follows as the next response:
-            # an error there means the server sent more than it said (when those bytes came
-            # with the body's end; later ones only die with the connection). Which length was
-            # the archive's is unknowable, so this attempt fails.
+            # a parse error there means the server sent more than it said (when those bytes
+            # came with the body's end; later ones only die with the connection). Which length
+            # was the archive's is unknowable, so this attempt fails. A server that closes the
+            # connection after a whole body (ServerDisconnectedError here) sent nothing extra.
             raise Misframed(
                 f"{where}: the server sent more than its Content-Length "
                 f"({resp.content_length} bytes) on this connection",
