@@ -723,6 +723,8 @@ class CloudManagerClient:
             )
 
     def _proxy_for(self, url: str) -> str | None:
+        if not self._proxies:  # no *_PROXY in the environment: nothing to parse per request
+            return self._settings.proxy
         return proxy_for(url, self._settings.proxy, self._proxies)
 
     def _same_origin(self, url: str) -> bool:
