@@ -68,6 +68,7 @@ from bulkdl.sniff import NotArchive, TarGzSniffer, refused_content_type
 
 ITEMS_PER_PAGE: Final = 500  # the documented maximum
 MAX_PAGES: Final = 10_000  # 5 million jobs: a bound, so a misbehaving server cannot loop us
+READ_BUFSIZE: Final = 256 * 1024
 ERROR_BODY_LIMIT: Final = 64 * 1024  # how much of an error body we read to find its errorCode
 
 _GROUP_ACCESS_CODES: Final = frozenset(
@@ -355,6 +356,10 @@ class CloudManagerClient:
         s = self._settings
         auth = DigestAuth(s.public_key, s.private_key.reveal())
         self._session = aiohttp.ClientSession(
+            # A body's buffer pauses the socket past 2x this: aiohttp's 64 KiB default paused
+            # and resumed it after nearly every 256 KiB read (measured: ~6% more CPU per GB,
+            # ~9% longer on 200 x 5 MiB); 256 KiB bounds a body's buffer at ~0.75 MiB.
+            read_bufsize=READ_BUFSIZE,
             middlewares=(auth,),
             # total=None: a long archive must not be killed by aiohttp's 300 s default;
             # sock_read is the stall guard instead.
