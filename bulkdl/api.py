@@ -766,6 +766,8 @@ class _RateWatch:
         return cls(content, settings, where, group, job)
 
     def _check(self) -> None:
+        if self._content.is_eof():
+            return  # the whole body is in: nothing left to be slow about
         s = self._settings
         rate = self._floor.too_slow(self._content.total_bytes, self._loop.time())
         if rate is None:
