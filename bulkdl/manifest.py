@@ -239,10 +239,7 @@ class ManifestWriter:
         """Append one line; DiskError (and the file cut back to whole lines) if it fails."""
         if self._fd is None:
             return
-        line = (
-            json.dumps(to_record(result, self._run_id, self._out_dir), separators=(",", ":")) + "\n"
-        )
-        data = line.encode("utf-8")
+        data = encode_line(to_record(result, self._run_id, self._out_dir))
         try:
             written = os.write(self._fd, data)
             while written < len(data):  # short writes: a full disk or a signal
@@ -252,6 +249,14 @@ class ManifestWriter:
                 os.ftruncate(self._fd, self._size)
             raise DiskError(f"{self.path}: cannot write the manifest ({exc.strerror})") from None
         self._size += len(data)
+
+
+_ENCODER: Final = json.JSONEncoder(separators=(",", ":"))  # json.dumps builds one per call
+
+
+def encode_line(record: dict[str, Any]) -> bytes:
+    """One manifest line: compact JSON (ASCII: control characters escaped) and a newline."""
+    return (_ENCODER.encode(record) + "\n").encode("ascii")
 
 
 def _open_append(out: OutDir) -> tuple[int, int, int]:

@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 GZIP_MAGIC: Final = b"\x1f\x8b"
 READ_BLOCK: Final = 1024 * 1024
 BATCH_BYTES: Final = 512 * 1024  # body bytes gathered on the loop per thread hop
+BATCH_CHUNKS: Final = 256  # ...or this many chunks, whichever comes first (a trickling body)
+REPORT_EVERY: Final = 16  # chunks between progress reports inside a batch
 WRITEBACK_EVERY: Final = 8 * 1024 * 1024  # start writeback (sync_file_range) this often
 SYNC_FILE_RANGE_WRITE: Final = getattr(os, "SYNC_FILE_RANGE_WRITE", 2)  # Linux's value
 # Read-write: --verify reads the file back through the same descriptor before the rename.
@@ -267,6 +269,8 @@ async def receive(
     try:
         await _stream(chunks, file, afile, batch, on_bytes)
         _check_length(file, file.written + sum(map(len, batch)), total_length)
+        if file.written == 0:
+            _check_magic(file, batch[0])
         # Shielded: once the rename may happen, the caller must learn whether it did, so that
         # a finished archive always gets its manifest line even if Ctrl-C lands right now.
         with anyio.CancelScope(shield=True):
@@ -293,19 +297,34 @@ async def _stream(
     batch: list[bytes],
     on_bytes: Callable[[int], None],
 ) -> None:
-    """Gather the body into `batch`, one `writelines` hop per ~512 KiB; check the gzip magic."""
-    batched = 0
+    """Gather the body into `batch`, one `writelines` hop per ~512 KiB.
+
+    Per chunk only an append and two counters: progress is told every REPORT_EVERY chunks
+    (so a trickling body still shows it moves) and at each hop, the gzip magic is checked once
+    per hop. A batch of many tiny chunks is written early, so its list stays small.
+    """
+    batched = reported = 0
     async for chunk in chunks:
-        if file.written == 0 and not batch:
-            _check_magic(file, chunk)
         batch.append(chunk)
         batched += len(chunk)
-        on_bytes(len(chunk))
-        if batched >= BATCH_BYTES:
-            with anyio.CancelScope(shield=True):  # the thread cannot be stopped: wait for it
-                await afile.writelines(batch)
-            batch.clear()
-            batched = 0
+        if batched >= BATCH_BYTES or len(batch) >= BATCH_CHUNKS:
+            on_bytes(batched - reported)
+            await _write(file, afile, batch)
+            batched = reported = 0
+        elif len(batch) % REPORT_EVERY == 0:
+            on_bytes(batched - reported)
+            reported = batched
+    if batched > reported:
+        on_bytes(batched - reported)
+
+
+async def _write(file: ArchiveFile, afile: AsyncArchiveFile, batch: list[bytes]) -> None:
+    """One hop: `batch` written and hashed, then emptied (its bytes freed)."""
+    if file.written == 0:
+        _check_magic(file, batch[0])
+    with anyio.CancelScope(shield=True):  # the thread cannot be stopped: wait for it
+        await afile.writelines(batch)
+    batch.clear()
 
 
 def _check_magic(file: ArchiveFile, first: bytes) -> None:

@@ -16,6 +16,7 @@ GZIP_MAGIC: Final = b"\x1f\x8b"
 TAR_BLOCK: Final = 512
 USTAR_AT: Final = 257
 USTAR: Final = b"ustar"
+FEED_STEP: Final = 4096  # compressed bytes inflated per step while looking for the header
 
 
 class NotArchive(ValueError):
@@ -52,9 +53,17 @@ class TarGzSniffer:
             self._start += chunk[: 16 - len(self._start)]
         if not self._start.startswith(GZIP_MAGIC[: len(self._start)]):
             raise NotArchive(f"not a gzip archive (it starts with {self._start!r})")
+        view = memoryview(chunk)
         try:
-            data = self._inflate.unconsumed_tail + chunk
-            self._block += self._inflate.decompress(data, TAR_BLOCK - len(self._block))
+            # A few KiB at a time, never the whole chunk: inflating stops at the tar header,
+            # and zlib would copy the rest of a big chunk into unconsumed_tail for nothing.
+            # Once the header's 512 bytes are out, nothing more is needed (or fed).
+            for at in range(0, len(view), FEED_STEP):
+                self._block += self._inflate.decompress(
+                    view[at : at + FEED_STEP], TAR_BLOCK - len(self._block)
+                )
+                if len(self._block) >= TAR_BLOCK or self._inflate.eof:
+                    break
         except zlib.error as exc:
             raise NotArchive(f"not a valid gzip stream ({exc})") from None
         if len(self._block) >= TAR_BLOCK:

@@ -1,8 +1,8 @@
 """The fake Cloud Manager site on disk: archives at the API's paths and each group's listing.
 
-Archives are real .tar.gz files: one member of random bytes, gzipped in stored blocks
-(incompressible; bulkdl checks for the gzip magic and a tar header at the start, as it does for
-every archive); they are generated once per work dir and reused. Listings are rewritten every run
+Archives are real tar.gz files: one tar member of random bytes, gzipped in stored blocks
+(incompressible, start with `1f 8b`, then a ustar header, as bulkdl's sniffing demands); they
+are generated once per work dir and reused. Listings are rewritten every run
 because they embed the server's URL.
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 import concurrent.futures
 import gzip
 import hashlib
-import io
 import json
 import os
 import tarfile
@@ -72,34 +71,30 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-class _Random(io.RawIOBase):
-    """`size` random bytes as a stream, for tarfile to read a member's data from."""
+class _Random:
+    """A file-like source of `size` random bytes, for tarfile.addfile."""
 
     def __init__(self, size: int) -> None:
         self.left = size
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        n = min(len(buffer), self.left, BLOCK)
-        buffer[:n] = os.urandom(n)
+    def read(self, n: int = BLOCK) -> bytes:
+        n = min(n, self.left, BLOCK)
         self.left -= n
-        return n
+        return os.urandom(n)
 
 
 def write_archive(path: Path, size: int) -> tuple[int, str]:
-    """A .tar.gz of about `size` bytes: one member of random bytes, stored (incompressible)."""
+    """A tar.gz holding one member of `size` random bytes, gzip stored (incompressible)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     member = tarfile.TarInfo("mongodb.log")
-    member.size = max(0, size - 3 * 512)  # header and end-of-archive blocks
+    member.size, member.mtime = size, 0
     with (
         tmp.open("wb") as raw,
         gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=0, mtime=0) as gz,
         tarfile.open(fileobj=gz, mode="w|", format=tarfile.USTAR_FORMAT) as tar,
     ):
-        tar.addfile(member, io.BufferedReader(_Random(member.size), BLOCK))
+        tar.addfile(member, _Random(size))  # type: ignore[arg-type]
     digest = sha256_file(tmp)
     tmp.replace(path)
     return path.stat().st_size, digest
@@ -152,8 +147,8 @@ def ensure_fixture(workload: Workload, www: Path, meta_dir: Path, base_url: str)
     archives: list[Archive] = []
     if wl.kind == "download":
         order = [(g, j) for g in groups for j in jobs[g]]
-        # "-tar": archives of an older harness were plain gzip, which bulkdl refuses now.
-        archives = _archives(wl, order, www, meta_dir / f"{wl.name}-tar.json")
+        # ".tar": archives made before they were real tar.gz files are not reused.
+        archives = _archives(wl, order, www, meta_dir / f"{wl.name}.tar.json")
     statuses = ("SUCCESS",) if wl.kind == "download" else ("IN_PROGRESS", "EXPIRED")
     for g in groups:
         index = www / listing_path(g).lstrip("/") / "index.json"

@@ -24,6 +24,7 @@ from bulkdl.emulator import (
     LongerBody,
     NoChallenge,
     RelativeNext,
+    Stall,
     Trickle,
     add_group,
     make_archive,
@@ -472,6 +473,25 @@ def test_a_trickling_body_is_cut_and_resumed(tmp_path: Path) -> None:
     # server may have written a chunk or two the client no longer read.
     assert 0 <= counters.bytes_sent - len(archive) - len(other) <= 64
     assert "below min_rate_bytes_s" in result.stderr
+
+
+def test_a_silent_body_is_cut_by_the_minimum_rate_before_the_stall_timeout(tmp_path: Path) -> None:
+    """Silence after the first bytes: no chunk arrives to be judged, yet the minimum rate
+    (a timer, not a per-chunk check) cuts the body long before the 5 s stall timeout and
+    well before the 3 s silence ends; the retry resumes it to a byte-exact archive."""
+    fleet = _fleet(jobs=2, archive_bytes=256 * 1024)
+    gid = next(iter(fleet.groups))
+    silent = fleet.groups[gid][0]
+    with EmulatorThread(fleet, chunk_size=16 * 1024) as emu:
+        emu.state.add_download_faults(silent.id, [Stall(after_bytes=32 * 1024, seconds=3)])
+        result = _download(tmp_path, emu, min_rate_bytes_s=4096, min_rate_window_s=0.5)
+        counters = emu.state.counters
+    assert result.exit_code == 0, result.output
+    _assert_all_but(tmp_path, fleet, set())
+    assert counters.downloads_by_job[silent.id] == 2
+    assert counters.responses_by_status[206] == 1  # the second attempt resumed
+    assert "below min_rate_bytes_s" in result.stderr
+    assert "no data" not in result.stderr  # not the stall timeout's doing
 
 
 def test_a_body_that_always_trickles_fails_that_job(tmp_path: Path) -> None:
