@@ -23,7 +23,15 @@ from tests.proxy import ForwardProxy
 
 PACKAGE = Path(__file__).resolve().parents[2] / "bulkdl"
 # What a command that sends no request has no use for.
-HEAVY = ("aiohttp", "bulkdl.api", "bulkdl.runner", "bulkdl.emulator", "rich.progress", "tarfile")
+HEAVY = (
+    "aiohttp",
+    "bulkdl.api",
+    "bulkdl.transport",
+    "bulkdl.runner",
+    "bulkdl.emulator",
+    "rich.progress",
+    "tarfile",
+)
 
 
 def _module_name(path: Path) -> str:

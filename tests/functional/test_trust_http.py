@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from bulkdl.api import bypasses_proxy, digest_challenge, env_proxies, follow_next, proxy_for
+from bulkdl.api import follow_next
 from bulkdl.emulator import (
     Always,
     ChangedArchive,
@@ -31,7 +31,9 @@ from bulkdl.emulator import (
     parse_fault_spec,
 )
 from bulkdl.minrate import RateFloor
+from bulkdl.proxies import bypasses_proxy, env_proxies, proxy_for
 from bulkdl.sniff import NotArchive, TarGzSniffer
+from bulkdl.transport import digest_challenge
 from tests.conftest import (
     PRIVATE_KEY,
     PUBLIC_KEY,

@@ -7,13 +7,14 @@ from pathlib import Path
 import anyio
 import pytest
 
-from bulkdl.api import api_error, next_link
+from bulkdl.api import next_link
 from bulkdl.config import Secret, normalise_base_url
 from bulkdl.errors import AuthError, ConfigError, GroupAccessError, RateLimited, ServerError
 from bulkdl.manifest import parse_previous
 from bulkdl.models import GroupId, Job, JobId, JobStatus, group_id, job_id
 from bulkdl.planner import DownloadTarget, NotDownloadable, Recorded, plan_group, plan_job
 from bulkdl.scheduler import GroupQueue
+from bulkdl.transport import api_error
 
 G = GroupId("5c8100bcf2a30b12ff88258f")
 
