@@ -14,7 +14,8 @@ from typing import Annotated
 import typer
 
 from bulkdl.cli import config, download, emulate, fleet, listing
-from bulkdl.cli.common import API_EPILOG, json_errors
+from bulkdl.cli.common import API_EPILOG
+from bulkdl.cli.failure import json_errors
 
 app = typer.Typer(
     no_args_is_help=True,

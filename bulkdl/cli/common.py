@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
+from bulkdl.cli.failure import err_console, fail_to_start, say
 from bulkdl.errors import BulkdlError, ConfigError, ExitStatus
 
 if TYPE_CHECKING:
@@ -35,51 +36,6 @@ API_EPILOG = (
     "Credentials: BULKDL_PUBLIC_KEY and BULKDL_PRIVATE_KEY (or public_key and private_key_file "
     "in the config file)."
 )
-
-
-class _Errors:
-    """How fail_to_start reports: under --json (or -o json) also as a JSON object on stdout."""
-
-    as_json = False
-
-
-def json_errors(on: bool) -> None:
-    """Called first by a command that prints JSON, so that even an exit-2 error is JSON."""
-    _Errors.as_json = on
-
-
-def err_console() -> Console:
-    from rich.console import Console
-
-    return Console(stderr=True, highlight=False)
-
-
-def say(console: Console, text: str) -> None:
-    """One plain line: no markup, no highlighting, no wrapping mid-word."""
-    console.print(text, markup=False, highlight=False, soft_wrap=True)
-
-
-def fail_to_start(
-    exc: BulkdlError, debug: bool, console: Console | None = None, *, hint: str | None = None
-) -> NoReturn:
-    """Print an expected error as one line (and a hint: a way forward); exit 2.
-
-    Under --json the same error is also a JSON object on stdout, so a runbook reading stdout
-    learns why nothing else came.
-    """
-    from bulkdl.hints import hint_for
-
-    if debug:
-        raise exc
-    console = console or err_console()
-    hint = hint or exc.hint or hint_for(exc)
-    say(console, f"error: {exc}")
-    if hint:
-        say(console, f"hint: {hint}")
-    if _Errors.as_json:
-        doc = {"error": str(exc), "hint": hint, "exitCode": int(ExitStatus.CANNOT_START)}
-        sys.stdout.write(json.dumps(doc) + "\n")
-    raise typer.Exit(ExitStatus.CANNOT_START) from None
 
 
 def make_reporter(console: Console, quiet: bool, *, verbose: bool = False) -> Reporter:

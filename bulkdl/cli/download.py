@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from bulkdl.cli.common import err_console, guarded, job_filter, json_errors, load_settings
+from bulkdl.cli.common import guarded, job_filter, load_settings
+from bulkdl.cli.failure import err_console, json_errors
 from bulkdl.cli.options import (
     ConcurrencyOpt,
     Connection,
@@ -94,7 +95,7 @@ def verify(
     """Check a finished pull in DIR (default: the current folder) against its manifest:
     size, sha256, gzip+tar to the end."""
     json_errors(as_json)
-    from bulkdl.cli.common import say
+    from bulkdl.cli.failure import say
     from bulkdl.verify import Checked, verify_pull
 
     console = err_console()

@@ -11,15 +11,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bulkdl.cli.common import (
-    err_console,
-    fail_to_start,
-    finish,
-    guarded,
-    json_errors,
-    make_reporter,
-    say,
-)
+from bulkdl.cli.common import finish, guarded, make_reporter
+from bulkdl.cli.failure import err_console, fail_to_start, json_errors, say
 from bulkdl.cli.options import ConcurrencyOpt, DebugOpt, JsonOpt, QuietOpt, number, text
 from bulkdl.errors import BulkdlError, ConfigError, ExitStatus
 

@@ -10,15 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bulkdl.cli.common import (
-    err_console,
-    fail_to_start,
-    guarded,
-    job_filter,
-    json_errors,
-    load_settings,
-    say,
-)
+from bulkdl.cli.common import guarded, job_filter, load_settings
+from bulkdl.cli.failure import err_console, fail_to_start, json_errors, say
 from bulkdl.cli.options import (
     Connection,
     DryRunOpt,

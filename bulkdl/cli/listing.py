@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bulkdl.cli.common import err_console, guarded, job_filter, json_errors, load_settings, say
+from bulkdl.cli.common import guarded, job_filter, load_settings
+from bulkdl.cli.failure import err_console, json_errors, say
 from bulkdl.cli.options import Connection, Groups, Jobs, Output, shared_options
 from bulkdl.errors import ExitStatus
 

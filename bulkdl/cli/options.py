@@ -45,7 +45,7 @@ def bounded(name: str) -> Callable[[float | None], float | None]:
 
     def check(value: float | None) -> float | None:
         if value is not None:
-            from bulkdl.cli.common import fail_to_start
+            from bulkdl.cli.failure import fail_to_start
             from bulkdl.errors import ConfigError
             from bulkdl.settings_spec import flag_spec
 

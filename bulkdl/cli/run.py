@@ -15,7 +15,8 @@ from typing import Any, Final, NoReturn
 import typer
 from rich.console import Console
 
-from bulkdl.cli.common import err_console, finish, make_reporter, say
+from bulkdl.cli.common import finish, make_reporter
+from bulkdl.cli.failure import err_console, say
 from bulkdl.cli.options import Output
 from bulkdl.config import Settings
 from bulkdl.errors import ExitStatus
