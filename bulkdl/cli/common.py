@@ -40,9 +40,11 @@ API_EPILOG = (
 
 def make_reporter(console: Console, quiet: bool, *, verbose: bool = False) -> Reporter:
     """Live bars on a terminal (unless --quiet), plain lines elsewhere."""
-    from bulkdl.progress import PlainReporter, RichReporter
+    from bulkdl.progress import PlainReporter
 
     if console.is_terminal and not quiet:
+        from bulkdl.live import RichReporter
+
         return RichReporter(console, quiet=quiet, verbose=verbose)
     return PlainReporter(console, quiet=quiet, verbose=verbose)
 
