@@ -1,11 +1,13 @@
 """Archive files on disk: stream into `<jobId>.tar.gz.part`, prove it complete, rename.
 
 The only module that writes archives. A file under its final name is always complete: the body
-goes to `.part` (mode 0600, in a 0700 group folder), is hashed while written, checked for the
-gzip magic and against Content-Length, optionally read through gzip+tar to its end (--verify),
-flushed and fsynced, then renamed atomically. A transient network failure keeps the `.part`
-so the next attempt can resume it with a Range request; any other failure, and cancellation,
-removes it under a shield so the removal itself cannot be interrupted.
+goes to `.part` (mode 0600, in a 0700 group folder), is hashed while written, checked against
+Content-Length (that it is a tar.gz at all was proven before its first byte reached here: the
+receive path sniffs every body that starts at byte 0, see sniff.py), optionally read through
+gzip+tar to its end (--verify), flushed and fsynced, then renamed atomically. A transient
+network failure keeps the `.part` so the next attempt can resume it with a Range request; any
+other failure, and cancellation, removes it under a shield so the removal itself cannot be
+interrupted.
 
 One object per archive file, `ArchiveFile`, holds all of it across attempts (fds, bytes
 written, their sha256, the validator for a resume). Its blocking methods run in aiofiles'
@@ -42,7 +44,6 @@ if TYPE_CHECKING:
     from asyncio import AbstractEventLoop
     from concurrent.futures import Executor
 
-GZIP_MAGIC: Final = b"\x1f\x8b"
 READ_BLOCK: Final = 1024 * 1024
 BATCH_BYTES: Final = 512 * 1024  # body bytes gathered on the loop per thread hop
 BATCH_CHUNKS: Final = 256  # ...or this many chunks, whichever comes first (a trickling body)
@@ -269,8 +270,6 @@ async def receive(
     try:
         await _stream(chunks, file, afile, batch, on_bytes)
         _check_length(file, file.written + sum(map(len, batch)), total_length)
-        if file.written == 0:
-            _check_magic(file, batch[0])
         # Shielded: once the rename may happen, the caller must learn whether it did, so that
         # a finished archive always gets its manifest line even if Ctrl-C lands right now.
         with anyio.CancelScope(shield=True):
@@ -300,8 +299,8 @@ async def _stream(
     """Gather the body into `batch`, one `writelines` hop per ~512 KiB.
 
     Per chunk only an append and two counters: progress is told every REPORT_EVERY chunks
-    (so a trickling body still shows it moves) and at each hop, the gzip magic is checked once
-    per hop. A batch of many tiny chunks is written early, so its list stays small.
+    (so a trickling body still shows it moves) and at each hop. A batch of many tiny chunks is
+    written early, so its list stays small.
     """
     batched = reported = 0
     async for chunk in chunks:
@@ -320,19 +319,9 @@ async def _stream(
 
 async def _write(file: ArchiveFile, afile: AsyncArchiveFile, batch: list[bytes]) -> None:
     """One hop: `batch` written and hashed, then emptied (its bytes freed)."""
-    if file.written == 0:
-        _check_magic(file, batch[0])
     with anyio.CancelScope(shield=True):  # the thread cannot be stopped: wait for it
         await afile.writelines(batch)
     batch.clear()
-
-
-def _check_magic(file: ArchiveFile, first: bytes) -> None:
-    if not first.startswith(GZIP_MAGIC[: len(first)]):
-        raise TransferError(
-            f"{file.name}: the server sent something that is not a gzip "
-            f"archive (it starts with {first[:16]!r})"
-        )
 
 
 def _check_length(file: ArchiveFile, received: int, total_length: int | None) -> None:
