@@ -339,7 +339,10 @@ def normalise_base_url(raw: object, where: str, *, name: str = "base_url") -> st
     try:
         parts = urlsplit_checked(url)
     except ValueError as exc:
-        raise ConfigError(f"{where}: {name} {url!r} is not a valid URL: {exc}") from None
+        raise ConfigError(
+            f"{where}: {name} {url!r} is not a valid URL: {exc}",
+            hint=None if "://" in url else f"give the scheme too, e.g. https://{url}",
+        ) from None
     scheme, netloc, path = parts
     prefix_free = path.rstrip("/")
     if prefix_free.endswith(API_PREFIX):

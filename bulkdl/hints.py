@@ -1,7 +1,8 @@
 """Ways forward: the hint printed under an error that has none of its own (pure).
 
-Hints are chosen where errors are printed, from what the error says, so that the layers that
-raise them (api, config) stay about facts and this module about advice.
+Hints for network failures are chosen where errors are printed, from what the error says, so
+that the transport stays about facts and this module about advice. (A config error knows its
+way forward where it is raised, and carries it as its own hint.)
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import re
 import shlex
 from typing import Final
 
-from bulkdl.errors import BulkdlError, ConfigError, NetworkError
+from bulkdl.errors import BulkdlError, NetworkError
 
 INSECURE_WARNING: Final = "--insecure: TLS certificates are not verified"
 
@@ -38,9 +39,6 @@ _NETWORK: Final = (
         "production)",
     ),
 )
-_NOT_URL: Final = re.compile(
-    r"base_url '(?P<url>[^']*)' (is not a valid URL: it )?is not an http\(s\) URL"
-)
 
 
 def hint_for(exc: BulkdlError) -> str | None:
@@ -50,8 +48,6 @@ def hint_for(exc: BulkdlError) -> str | None:
         for pattern, hint in _NETWORK:
             if pattern.search(text):
                 return hint
-    if isinstance(exc, ConfigError) and (m := _NOT_URL.search(text)) and "://" not in m["url"]:
-        return f"give the scheme too, e.g. https://{m['url']}"
     return None
 
 
