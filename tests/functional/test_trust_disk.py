@@ -251,6 +251,29 @@ def test_symlinked_manifest_stops_the_run(
     assert not (out / _gid(one_group)).exists()
 
 
+@pytest.mark.parametrize("planted", ["symlink", "hard link"])
+def test_lock_file_planted_as_a_link_stops_the_run(
+    tmp_path: Path, one_group: Fleet, emu: EmulatorThread, planted: str
+) -> None:
+    """The lock file is written (the holder's name): a link planted at it must not let that
+    write land on a file outside OUT."""
+    out = tmp_path / "out"
+    victim = _victim(tmp_path)
+    out.mkdir(mode=0o700)
+    lock = out / ".bulkdl.lock"
+    if planted == "symlink":
+        lock.symlink_to(victim)
+    else:
+        os.link(victim, lock)
+    before = emu.state.counters.requests
+    code, err = _download(emu, one_group, out)
+    assert code == 2
+    assert err.splitlines()[0].startswith(f"error: {lock} is ")
+    assert victim.read_bytes() == PRECIOUS
+    assert emu.state.counters.requests == before  # refused before any request
+    assert not (out / _gid(one_group)).exists()
+
+
 def test_out_itself_a_link_stops_the_run(
     tmp_path: Path, one_group: Fleet, emu: EmulatorThread
 ) -> None:
