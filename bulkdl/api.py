@@ -9,7 +9,6 @@ above the minimum rate, and no bytes past its Content-Length.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
@@ -22,6 +21,7 @@ import aiohttp
 import anyio
 from aiohttp.http_exceptions import HttpProcessingError
 
+from bulkdl.bodywatch import BodyWatch
 from bulkdl.config import Settings
 from bulkdl.errors import (
     ApiError,
@@ -32,10 +32,8 @@ from bulkdl.errors import (
     ProtocolError,
     ProxyError,
     ResumeRejected,
-    TooSlow,
     where,
 )
-from bulkdl.minrate import RateFloor
 from bulkdl.models import (
     RANGE_FIELDS,
     CollectionRange,
@@ -394,7 +392,8 @@ class CloudManagerClient(Transport):
 
         One generator for the whole receive path: every layer would cost a resume per chunk.
         Chunks are aiohttp's buffers as they came off the socket, never joined; the minimum
-        rate is judged by a timer (`_RateWatch`), so a chunk costs nothing here but its yield.
+        rate and the stall timeout are judged by a timer (bodywatch.py), so a chunk costs nothing
+        here but its yield.
         With `sniff` (a body from byte 0), the first chunks are held until they prove a tar.gz.
         """
         conn = resp.connection
@@ -404,7 +403,13 @@ class CloudManagerClient(Transport):
             # read as the start of the next answer on this connection, whoever's it is.
             protocol.force_close()
         place = where(group, job)
-        watch = _RateWatch.start(resp.content, self._settings, place, group, job)
+        watch = (
+            None
+            if protocol is None  # the whole body is in already
+            else BodyWatch(
+                protocol, resp.content, self._settings, where=place, group=group, job=job
+            )
+        )
         sniffer = TarGzSniffer() if sniff else None
         held: list[bytes] = []
         try:
@@ -446,57 +451,6 @@ class CloudManagerClient(Transport):
                 group_id=group,
                 job_id=job,
             )
-
-
-
-
-class _RateWatch:
-    """The minimum rate, judged once per window by a loop timer instead of once per chunk.
-
-    It reads the count aiohttp keeps of the body's bytes; a window that fell short puts
-    TooSlow into the body's stream, so the reader's next read raises it.
-    """
-
-    def __init__(
-        self, content: aiohttp.StreamReader, settings: Settings, where: str, group: str, job: str
-    ) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._content = content
-        self._settings = settings
-        self._where, self._group, self._job = where, group, job
-        self._floor = RateFloor(
-            settings.min_rate_bytes_s, settings.min_rate_window_s, self._loop.time()
-        )
-        self._timer = self._loop.call_later(settings.min_rate_window_s, self._check)
-
-    @classmethod
-    def start(
-        cls, content: aiohttp.StreamReader, settings: Settings, where: str, group: str, job: str
-    ) -> _RateWatch | None:
-        """A watch on `content`, or None when no minimum rate is set."""
-        if settings.min_rate_bytes_s <= 0:
-            return None
-        return cls(content, settings, where, group, job)
-
-    def _check(self) -> None:
-        if self._content.is_eof():
-            return  # the whole body is in: nothing left to be slow about
-        s = self._settings
-        rate = self._floor.too_slow(self._content.total_bytes, self._loop.time())
-        if rate is None:
-            self._timer = self._loop.call_later(s.min_rate_window_s, self._check)
-            return
-        self._content.set_exception(
-            TooSlow(
-                f"{self._where}: the body came at {rate:.0f} B/s, below min_rate_bytes_s = "
-                f"{s.min_rate_bytes_s:g} over {s.min_rate_window_s:g} s",
-                group_id=self._group,
-                job_id=self._job,
-            )
-        )
-
-    def stop(self) -> None:
-        self._timer.cancel()
 
 
 
