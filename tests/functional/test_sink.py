@@ -8,10 +8,11 @@ breaks off or cannot be written.
 from __future__ import annotations
 
 import hashlib
+import os
 import resource
 import signal
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import anyio
@@ -155,3 +156,41 @@ async def test_a_disk_error_removes_the_part(out: OutDir, body: bytes) -> None:
     assert f"{NAME}.part: write failed" in str(raised.value)
     assert _names(out) == [], "a .part that cannot be completed is removed"
     assert not file.is_open
+
+
+def _open_fds() -> set[str]:
+    """What this process holds open (the fd that lists them is gone by the time we look)."""
+    targets = set()
+    for fd in os.listdir("/proc/self/fd"):
+        with suppress(OSError):
+            targets.add(os.readlink(f"/proc/self/fd/{fd}"))
+    return targets
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+async def test_a_group_folder_is_opened_once_per_run_and_closed_with_out(
+    tmp_path: Path, body: bytes
+) -> None:
+    """Archives of one group share their folder's fd; none is left open by an archive, and
+    closing OUT closes the folder's too (a run of thousands of archives leaks nothing)."""
+    out = OutDir.open(tmp_path / "out")
+    before = _open_fds()
+    names = [f"{n:024x}.tar.gz" for n in range(3)]
+    for name in names:
+        await receive(
+            _chunks(body),
+            file=ArchiveFile(out, GROUP, name),
+            start=0,
+            total_length=len(body),
+            on_bytes=_ignore,
+        )
+    held = _open_fds() - before
+    assert len(held) == 1, f"one fd (the group folder) stays open for the run, not {held}"
+    assert held == {str(out.path / GROUP)}
+    out.close()
+    assert _open_fds() <= before
+    assert _names_in(tmp_path / "out" / GROUP) == sorted(names)
+
+
+def _names_in(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
