@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .console import emit, say
 from .fixtures import PRIVATE_KEY, Fixture, ensure_fixture
-from .machine import disk_stat, machine_facts, stack_line
+from .machine import compile_bytecode, disk_stat, machine_facts, stack_line
 from .measure import forker_floor_kib, measure
 from .report import ToolSummary, summarise, table
 from .runner import Plan, RunResult, run_workload
@@ -112,7 +112,9 @@ def run_all(setup: Setup, server: Server, fixtures: list[Fixture]) -> int:
     """Every workload, then the start-up timing, the targets and the JSON; 1 if a run FAILED."""
     started = datetime.now(UTC).isoformat()
     facts = machine_facts(setup.work)
-    facts |= {f"{t.name} stack": stack_line(t.argv) for t in setup.tools if t.kind == "bulkdl"}
+    bulkdls = [t for t in setup.tools if t.kind == "bulkdl"]
+    facts |= {f"{t.name} stack": stack_line(t.argv) for t in bulkdls}
+    facts |= {f"{t.name} bytecode": compile_bytecode(t.argv) for t in bulkdls}
     emit_header(setup, server, facts)
     disk_wait = 0.0 if setup.args.quick else max(5.0, setup.args.settle)
     conc = setup.args.concurrency

@@ -113,6 +113,24 @@ def stack_line(command: tuple[str, ...]) -> str:
     return tool_version([*python_of(command), "-c", STACK_SNIPPET], cwd=Path("/"))
 
 
+# pip compiles a package's bytecode when it installs it; an editable install (or a checkout on
+# PYTHONPATH) is compiled on first import, unless PYTHONDONTWRITEBYTECODE is set: then every
+# run would compile bulkdl anew (~0.2 s of CPU) and the bench would time the compiler.
+COMPILE_SNIPPET: Final = """\
+import compileall, importlib.util as u, os
+spec = u.find_spec("bulkdl")
+ok = spec is not None and spec.origin is not None and compileall.compile_dir(
+    os.path.dirname(spec.origin), quiet=1)
+print("bytecode of", os.path.dirname(spec.origin) if spec and spec.origin else "nothing",
+      "compiled" if ok else "NOT compiled")
+"""
+
+
+def compile_bytecode(command: tuple[str, ...]) -> str:
+    """Compile the bytecode of the bulkdl that `command` runs, as pip does at install."""
+    return tool_version([*python_of(command), "-c", COMPILE_SNIPPET], cwd=Path("/"))
+
+
 def machine_facts(work: Path) -> dict[str, str]:
     """nproc, CPU, memory, kernel, OS, the work dir's file system and the peers' versions."""
     from .nginx import nginx_binary
