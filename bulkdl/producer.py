@@ -182,8 +182,9 @@ class Producer:
         statuses = [u.job.raw_status for u in listing.unavailable]
         self.reporter.listed(group, len(listing.jobs), len(listing.targets), statuses)
         self._space.add(listing.targets)
+        at = now()
         for item in listing.unavailable:
-            await self.recorder.record(not_downloadable(item))
+            await self.recorder.record(not_downloadable(item, at))
         if self.options.download:
             for target in listing.targets:
                 self.queue.put(group, target)

@@ -87,8 +87,9 @@ def malformed_result(bad: Malformed) -> JobResult:
     )
 
 
-def not_downloadable(item: NotDownloadable) -> JobResult:
-    at = now()
+def not_downloadable(item: NotDownloadable, at: datetime | None = None) -> JobResult:
+    """A job the API will not serve; `at`: when its listing was read (one time per group)."""
+    at = at or now()
     return JobResult(
         group_id=item.job.group_id,
         job_id=item.job.id,

@@ -56,8 +56,8 @@ def _results() -> list[JobResult]:
             started_at=AT,
             finished_at=AT,
         ),
-        JobResult(group_id="", job_id=None, status=None, outcome=Outcome.FAILED, raw_group_id='"x"'),
-        JobResult(group_id=G, job_id=None, status=None, outcome=Outcome.FAILED, raw_job_id="null"),
+        JobResult("", None, None, Outcome.FAILED, raw_group_id='"x"'),
+        JobResult(G, None, None, Outcome.FAILED, raw_job_id="null"),
         # Paths outside OUT, or spelled so that Path would rewrite them, go through Path.
         JobResult(G, J, "SUCCESS", Outcome.SKIPPED, path="/elsewhere/a.tar.gz"),
         JobResult(G, J, "SUCCESS", Outcome.SKIPPED, path=f"{OUT}/{G}//./x/"),
@@ -70,7 +70,7 @@ def _results() -> list[JobResult]:
             J,
             "SUCCESS",
             Outcome.SKIPPED,
-            started_at=datetime(2026, 1, 2, 3, 4, 5),  # noqa: DTZ001 - a naive time on purpose
+            started_at=datetime(2026, 1, 2, 3, 4, 5),  # naive, on purpose
             finished_at=AT.astimezone(timezone(timedelta(hours=5, minutes=30))),
         ),
     ]
@@ -93,7 +93,8 @@ def test_a_value_of_another_kind_is_written_as_json_writes_it() -> None:
     result = JobResult(G, J, "SUCCESS", Outcome.SKIPPED, bytes=True, listed_size_bytes=False)
     line = LineFormat("r", None).line(result)
     assert line == encode_line(to_record(result, "r"))
-    assert b'"bytes":true,' in line and b'"uncompressedSizeTotalBytes":false,' in line
+    assert b'"bytes":true,' in line
+    assert b'"uncompressedSizeTotalBytes":false,' in line
 
 
 def test_paths_are_named_from_out_as_path_names_them() -> None:
