@@ -12,7 +12,7 @@ import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from json.encoder import encode_basestring_ascii
@@ -265,9 +265,19 @@ class ManifestWriter:
 
     async def write(self, result: JobResult) -> None:
         """Append one line; DiskError (and the file cut back to whole lines) if it fails."""
-        if self._fd is None:
+        self._append(self._format.line(result))
+
+    async def write_many(self, results: Sequence[JobResult]) -> None:
+        """Append one line per result in one write: all of them are there, or none (DiskError).
+
+        For the outcomes a listing settles at once (jobs that cannot be downloaded): one system
+        call per group instead of one per job.
+        """
+        self._append(b"".join(map(self._format.line, results)))
+
+    def _append(self, data: bytes) -> None:
+        if self._fd is None or not data:
             return
-        data = self._format.line(result)
         try:
             written = os.write(self._fd, data)
             while written < len(data):  # short writes: a full disk or a signal

@@ -182,9 +182,9 @@ class Producer:
         statuses = [u.job.raw_status for u in listing.unavailable]
         self.reporter.listed(group, len(listing.jobs), len(listing.targets), statuses)
         self._space.add(listing.targets)
-        at = now()
-        for item in listing.unavailable:
-            await self.recorder.record(not_downloadable(item, at))
+        at = now()  # when the listing said so: one time for the group's lines
+        unavailable = [not_downloadable(item, at) for item in listing.unavailable]
+        await self.recorder.record_many(unavailable)
         if self.options.download:
             for target in listing.targets:
                 self.queue.put(group, target)
