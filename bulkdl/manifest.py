@@ -217,7 +217,8 @@ def _open_error(path: Path, exc: OSError) -> ConfigError:
 
 
 class ManifestWriter:
-    """Appends outcome lines; each line is in the OS (one O_APPEND write) when write() returns.
+    """Appends outcome lines; each line is in the OS (one O_APPEND write) when write() returns,
+    and a batch of lines (write_many) in one write as well.
 
     The line is written on the event loop on purpose: a single append of ~300 bytes to the
     page cache costs a few microseconds, far less than the two thread hops (write, flush) an
