@@ -66,7 +66,7 @@ def listing_change(recorded: Recorded, job: Job) -> str | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # one per listed job: not frozen, as models.Job
 class DownloadTarget:
     """One archive to fetch: the job, where it goes, and what an earlier run recorded for it."""
 
@@ -91,7 +91,7 @@ class DownloadTarget:
         return self.previous is not None and self.changed is None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # one per listed job: not frozen, as models.Job
 class NotDownloadable:
     """A listed job the API will not serve, and why."""
 
