@@ -66,7 +66,7 @@ def listing_change(recorded: Recorded, job: Job) -> str | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # one per listed job: not frozen, as models.Job
 class DownloadTarget:
     """One archive to fetch: the job, where it goes, and what an earlier run recorded for it."""
 
@@ -91,7 +91,7 @@ class DownloadTarget:
         return self.previous is not None and self.changed is None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # one per listed job: not frozen, as models.Job
 class NotDownloadable:
     """A listed job the API will not serve, and why."""
 
@@ -101,22 +101,27 @@ class NotDownloadable:
 
 def archive_path(out_dir: Path, group: GroupId, job: JobId) -> Path:
     """`OUT/<groupId>/<jobId>.tar.gz`; both parts are validated 24-hex ids, so it stays in OUT."""
-    return out_dir / group / f"{job}.tar.gz"
+    return out_dir / group / archive_name(job)
+
+
+def archive_name(job: JobId) -> str:
+    return f"{job}.tar.gz"
 
 
 def plan_job(
-    job: Job, out_dir: Path, previous: Mapping[str, Recorded]
+    job: Job, out_dir: Path, previous: Mapping[str, Recorded], group_dir: Path | None = None
 ) -> DownloadTarget | NotDownloadable:
-    """Classify one listed job."""
+    """Classify one listed job; `group_dir`, OUT/<groupId> when the caller already made it."""
     if job.status not in DOWNLOADABLE:
         reason = _REASONS.get(job.status, f"unknown job status {job.raw_status!r}")
         return NotDownloadable(job, reason)
-    final = archive_path(out_dir, job.group_id, job.id)
+    name = archive_name(job.id)
+    folder = group_dir or out_dir / job.group_id  # archive_path's folder, made once per group
     recorded = previous.get(job.id)
     return DownloadTarget(
         job=job,
-        final_path=final,
-        part_path=final.with_name(final.name + PART_SUFFIX),
+        final_path=folder / name,
+        part_path=folder / (name + PART_SUFFIX),
         previous=recorded,
         changed=listing_change(recorded, job) if recorded is not None else None,
     )
@@ -129,11 +134,15 @@ def plan_group(
     targets: list[DownloadTarget] = []
     skipped: list[NotDownloadable] = []
     seen: set[str] = set()
+    folders: dict[str, Path] = {}  # in practice one: a group's listing holds its own jobs
     for job in jobs:
         if job.id in seen:
             continue
         seen.add(job.id)
-        planned = plan_job(job, out_dir, previous)
+        folder = folders.get(job.group_id)
+        if folder is None:
+            folder = folders[job.group_id] = out_dir / job.group_id
+        planned = plan_job(job, out_dir, previous, folder)
         if isinstance(planned, DownloadTarget):
             targets.append(planned)
         else:

@@ -169,11 +169,16 @@ class Producer:
             return None
         for bad in malformed:  # skipped and named; the group's other jobs go on
             await self.recorder.record(malformed_result(bad))
-        self._named_jobs.extend(j for j in listed if j.id in opts.filter.job_ids)
-        jobs = [j for j in listed if opts.filter.matches(j)]
-        waiting = [j for j in jobs if opts.wait and j.status is JobStatus.IN_PROGRESS]
+        job_filter = opts.filter
+        if job_filter.job_ids:
+            self._named_jobs.extend(j for j in listed if j.id in job_filter.job_ids)
+        jobs = listed if job_filter.selects_all else [j for j in listed if job_filter.matches(j)]
+        waiting: list[Job] = []
+        ready = jobs
+        if opts.wait:  # split by status: `not in waiting` compared whole jobs, n x m times
+            waiting = [j for j in jobs if j.status is JobStatus.IN_PROGRESS]
+            ready = [j for j in jobs if j.status is not JobStatus.IN_PROGRESS]
         self._old_waits.extend(waiting)
-        ready = [j for j in jobs if j not in waiting]
         targets, unavailable = plan_group(ready, self.settings.out_dir, self.previous)
         return Listing(jobs, waiting, targets, unavailable)
 
@@ -182,8 +187,9 @@ class Producer:
         statuses = [u.job.raw_status for u in listing.unavailable]
         self.reporter.listed(group, len(listing.jobs), len(listing.targets), statuses)
         self._space.add(listing.targets)
-        for item in listing.unavailable:
-            await self.recorder.record(not_downloadable(item))
+        at = now()  # when the listing said so: one time for the group's lines
+        unavailable = [not_downloadable(item, at) for item in listing.unavailable]
+        await self.recorder.record_many(unavailable)
         if self.options.download:
             for target in listing.targets:
                 self.queue.put(group, target)

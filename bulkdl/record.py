@@ -6,6 +6,7 @@ job that cannot be downloaded), built the same way wherever the run meets them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -33,10 +34,27 @@ class Recorder:
         try:
             await self.manifest.write(result)
         except DiskError as exc:  # the line is not there (cut back): this job did not succeed
-            was = f"{result.outcome.value}, but " if result.outcome is not Outcome.FAILED else ""
-            result = replace(result, outcome=Outcome.FAILED, error=f"{was}{exc}")
+            result = _unrecorded(result, exc)
+        self._count(result)
+
+    async def record_many(self, results: Sequence[JobResult]) -> None:
+        """record() for each, their lines written together (all there, or none)."""
+        try:
+            await self.manifest.write_many(results)
+        except DiskError as exc:
+            results = [_unrecorded(result, exc) for result in results]
+        for result in results:
+            self._count(result)
+
+    def _count(self, result: JobResult) -> None:
         self.summary.add(result)
         self.reporter.finished(result)
+
+
+def _unrecorded(result: JobResult, exc: DiskError) -> JobResult:
+    """A result whose manifest line could not be written: it did not succeed."""
+    was = f"{result.outcome.value}, but " if result.outcome is not Outcome.FAILED else ""
+    return replace(result, outcome=Outcome.FAILED, error=f"{was}{exc}")
 
 
 def failed_line(error: str, group: str | None = None, job: JobId | None = None) -> JobResult:
@@ -87,8 +105,9 @@ def malformed_result(bad: Malformed) -> JobResult:
     )
 
 
-def not_downloadable(item: NotDownloadable) -> JobResult:
-    at = now()
+def not_downloadable(item: NotDownloadable, at: datetime | None = None) -> JobResult:
+    """A job the API will not serve; `at`: when its listing was read (one time per group)."""
+    at = at or now()
     return JobResult(
         group_id=item.job.group_id,
         job_id=item.job.id,

@@ -59,6 +59,12 @@ class JobFilter:
     since: datetime | None = None
     resource_name: str | None = None  # a glob, matched against resourceName
 
+    @property
+    def selects_all(self) -> bool:
+        """No restriction at all: a listing can be taken whole, without a test per job."""
+        restricted = self.job_ids or self.statuses or self.since is not None
+        return not restricted and self.resource_name is None
+
     def matches(self, job: Job) -> bool:
         return self.left_out_by(job) is None
 

@@ -59,6 +59,23 @@ def test_filter_by_each_field() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    "restricted",
+    [
+        JobFilter(job_ids=frozenset({f"{9:024x}"})),
+        JobFilter(statuses=frozenset({JobStatus.FAILURE})),
+        JobFilter(since=datetime(2027, 1, 1, tzinfo=UTC)),
+        JobFilter(resource_name="*"),  # matches every name, but is a restriction to test
+        JobFilter(resource_name=""),
+    ],
+)
+def test_only_the_empty_filter_takes_a_listing_whole(restricted: JobFilter) -> None:
+    jobs = [_job(1), _job(2, "EXPIRED", created="", name="")]
+    assert JobFilter().selects_all
+    assert all(JobFilter().matches(j) for j in jobs)
+    assert not restricted.selects_all
+
+
 def test_parse_statuses() -> None:
     assert parse_statuses(["success,failure", "EXPIRED"]) == {
         JobStatus.SUCCESS,
