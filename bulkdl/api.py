@@ -3,7 +3,7 @@
 How requests travel (session, Digest auth, TLS, proxies) and how error answers become bulkdl
 errors is transport.py's; this module names the resources, follows pagination, parses answers
 into models, and streams archive bodies. What a body must prove before the sink sees it
-(sniff.py, minrate.py): a non-HTML, non-JSON Content-Type, a tar header at its start, a pace
+(sniff.py, bodywatch.py): a non-HTML, non-JSON Content-Type, a tar header at its start, a pace
 above the minimum rate, and no bytes past its Content-Length.
 """
 

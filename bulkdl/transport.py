@@ -207,7 +207,8 @@ class Transport:
             read_bufsize=READ_BUFSIZE,
             middlewares=(auth,),
             # total=None: a long archive must not be killed by aiohttp's 300 s default;
-            # sock_read is the stall guard instead.
+            # sock_read is the stall guard instead (for an archive's body, only until its
+            # headers are in: bodywatch.py then watches with one timer per body).
             timeout=aiohttp.ClientTimeout(
                 total=None, sock_connect=s.connect_timeout_s, sock_read=s.stall_timeout_s
             ),
