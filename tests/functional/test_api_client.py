@@ -6,14 +6,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import pytest
 
 from bulkdl.api import CloudManagerClient
 from bulkdl.config import Secret, Settings
 from bulkdl.emulator import EmulatorThread, Fleet
-from bulkdl.emulator.faults import ServerFault
-from bulkdl.errors import ApiError, GroupAccessError, ServerError
-from bulkdl.models import GroupId, JobId
+from bulkdl.emulator.faults import ServerFault, Stall
+from bulkdl.errors import ApiError, GroupAccessError, NetworkError, ServerError
+from bulkdl.models import GroupId, Job, JobId
 from tests.conftest import PRIVATE_KEY, PUBLIC_KEY, make_fleet, served_archive
 
 pytestmark = pytest.mark.anyio
@@ -21,15 +22,20 @@ pytestmark = pytest.mark.anyio
 MISSING_JOB = JobId("5f0000000000000000000abc")
 
 
-def _client(base_url: str, tmp_path: Path, fleet: Fleet) -> CloudManagerClient:
-    settings = Settings(
-        base_url=base_url,
-        public_key=PUBLIC_KEY,
-        private_key=Secret(PRIVATE_KEY),
-        groups=tuple(GroupId(g) for g in fleet.groups),
-        out_dir=tmp_path / "out",
+def _client(
+    base_url: str, tmp_path: Path, fleet: Fleet, **settings: float
+) -> CloudManagerClient:
+    return CloudManagerClient(
+        Settings(
+            base_url=base_url,
+            public_key=PUBLIC_KEY,
+            private_key=Secret(PRIVATE_KEY),
+            groups=tuple(GroupId(g) for g in fleet.groups),
+            out_dir=tmp_path / "out",
+            **settings,
+        ),
+        max_connections=2,
     )
-    return CloudManagerClient(settings, max_connections=2)
 
 
 @pytest.fixture
@@ -118,3 +124,50 @@ async def test_a_resumed_download_starts_at_its_content_range(
             assert b"".join([c async for c in again.chunks]) == served
     assert first == served
     assert tail == served[offset:]
+
+
+def _watched_client(base_url: str, tmp_path: Path, fleet: Fleet) -> CloudManagerClient:
+    """A client whose stall timeout is short: 1 s without a byte cuts a body."""
+    return _client(base_url, tmp_path, fleet, stall_timeout_s=1.0, min_rate_bytes_s=0)
+
+
+async def test_a_reader_slower_than_the_stall_timeout_is_not_a_stall(tmp_path: Path) -> None:
+    """The body's buffer fills, aiohttp pauses the socket, and no byte comes for longer than
+    the stall timeout: that is the reader (the disk) being behind, not the server falling
+    silent. The body arrives whole."""
+    fleet = make_fleet(groups=1, jobs_per_group=1, archive_bytes=3 * 1024 * 1024)
+    (gid,) = fleet.groups
+    with EmulatorThread(fleet, chunk_size=64 * 1024) as emu:
+        async with _watched_client(emu.base_url, tmp_path, fleet) as client:
+            (job,), _ = await client.list_jobs(GroupId(gid))
+            received = []
+            async with client.open_download(job) as body:
+                async for chunk in body.chunks:
+                    received.append(chunk)
+                    if len(received) == 2:
+                        await anyio.sleep(2.5)  # a disk that stalls: the socket is paused
+    assert b"".join(received) == served_archive(fleet, gid, job.id)
+
+
+async def test_a_server_silent_mid_body_is_cut_by_the_stall_timeout(tmp_path: Path) -> None:
+    """After the headers and some bytes, the server sends nothing for 5 s: the body fails
+    with the stall's network error within about the stall timeout, not after the 5 s."""
+    fleet = make_fleet(groups=1, jobs_per_group=1, archive_bytes=256 * 1024)
+    (gid,) = fleet.groups
+    (job_fixture,) = fleet.groups[gid]
+    with EmulatorThread(fleet, chunk_size=16 * 1024) as emu:
+        emu.state.add_download_faults(job_fixture.id, [Stall(after_bytes=32 * 1024, seconds=5)])
+        async with _watched_client(emu.base_url, tmp_path, fleet) as client:
+            (job,), _ = await client.list_jobs(GroupId(gid))
+            started = anyio.current_time()
+            with pytest.raises(NetworkError) as caught:
+                await _drain(client, job)
+            waited = anyio.current_time() - started
+    assert "no data from 127.0.0.1" in str(caught.value)
+    assert waited < 2.5, f"cut after {waited:.2f} s, not by the 1 s stall timeout"
+
+
+async def _drain(client: CloudManagerClient, job: Job) -> None:
+    async with client.open_download(job) as body:
+        async for _ in body.chunks:
+            pass
