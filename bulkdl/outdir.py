@@ -50,7 +50,9 @@ class OutDir:
         self.fd = fd
         self._lock_fd = lock_fd
         self.warnings = warnings
-        self._groups: dict[str, int] = {}  # group folder fds, opened once per run
+        # Group folder fds, opened once per run: name -> (fd, the folder's (st_dev, st_ino)).
+        self._groups: dict[str, tuple[int, tuple[int, int]]] = {}
+        self._retired: list[int] = []  # fds of folders moved away mid-run: others may use them
         self._groups_lock = threading.Lock()  # archives of one group finish in several threads
 
     @classmethod
@@ -66,27 +68,37 @@ class OutDir:
 
     def close(self) -> None:
         """Release the lock (closing its fd), the group folders' and OUT's fds; idempotent."""
-        for fd in (*self._groups.values(), self._lock_fd, self.fd):
+        groups = [fd for fd, _ in self._groups.values()]
+        for fd in (*groups, *self._retired, self._lock_fd, self.fd):
             if fd >= 0:
                 os.close(fd)
         self._groups.clear()
+        self._retired.clear()
         self._lock_fd = self.fd = -1
 
     def group_dir(self, name: str) -> int:
-        """A folder directly in OUT as an fd that stays open for the run, shared: callers never
-        close it. Opened (and created) the first time, as `open_dir` does; a link there is
-        refused every time it is asked for, never cached.
+        """A folder directly in OUT as an fd shared for the run: callers never close it.
 
-        Once per group rather than per archive: two system calls fewer for each archive, each
-        a moment a worker thread gives up the GIL and must win it back.
+        Opened (and created) as `open_dir` does, then kept; each call checks that OUT/name is
+        still that folder (one lstat), so a folder moved away or replaced by a link mid-run is
+        opened anew (a link refused) exactly as when every archive opened its own. One system
+        call per archive instead of three (mkdir, open, close), each a moment a worker thread
+        gives up the GIL and must win it back.
         """
-        fd = self._groups.get(name)
-        if fd is None:
-            with self._groups_lock:
-                fd = self._groups.get(name)
-                if fd is None:
-                    fd = self._groups[name] = self.open_dir(name)
-        return fd
+        cached = self._groups.get(name)
+        if cached is not None and _identity(self.fd, name) == cached[1]:
+            return cached[0]
+        with self._groups_lock:
+            cached = self._groups.get(name)
+            if cached is not None:
+                if _identity(self.fd, name) == cached[1]:
+                    return cached[0]
+                del self._groups[name]
+                self._retired.append(cached[0])  # an archive of the moved folder may still write
+            fd = self.open_dir(name)
+            st = os.fstat(fd)
+            self._groups[name] = (fd, (st.st_dev, st.st_ino))
+            return fd
 
     def open_dir(self, name: str) -> int:
         """A folder directly in OUT (created 0700 when missing), as an fd; DiskError on a link."""
@@ -105,6 +117,16 @@ class OutDir:
                     f"{where}: is a symbolic link or not a folder; bulkdl does not follow it"
                 ) from None
             raise DiskError(f"{where}: cannot open the folder ({exc.strerror})") from None
+
+
+def _identity(dir_fd: int, name: str) -> tuple[int, int] | None:
+    """(st_dev, st_ino) of the folder `name` in `dir_fd`, not following a link; None if it is
+    gone or not a folder."""
+    try:
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISDIR(st.st_mode) else None
 
 
 def _open_root(path: Path) -> int:

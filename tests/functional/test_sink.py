@@ -177,13 +177,7 @@ async def test_a_group_folder_is_opened_once_per_run_and_closed_with_out(
     before = _open_fds()
     names = [f"{n:024x}.tar.gz" for n in range(3)]
     for name in names:
-        await receive(
-            _chunks(body),
-            file=ArchiveFile(out, GROUP, name),
-            start=0,
-            total_length=len(body),
-            on_bytes=_ignore,
-        )
+        await _write_whole(out, name, body)
     held = _open_fds() - before
     assert len(held) == 1, f"one fd (the group folder) stays open for the run, not {held}"
     assert held == {str(out.path / GROUP)}
@@ -192,5 +186,44 @@ async def test_a_group_folder_is_opened_once_per_run_and_closed_with_out(
     assert _names_in(tmp_path / "out" / GROUP) == sorted(names)
 
 
+async def _write_whole(out: OutDir, name: str, body: bytes) -> None:
+    """`body` received whole as the archive `name` of GROUP."""
+    await receive(
+        _chunks(body),
+        file=ArchiveFile(out, GROUP, name),
+        start=0,
+        total_length=len(body),
+        on_bytes=_ignore,
+    )
+
+
 def _names_in(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
+
+
+@pytest.mark.parametrize("replaced_by", ["nothing", "a link"])
+async def test_a_group_folder_moved_away_mid_run_is_not_written_through(
+    tmp_path: Path, body: bytes, replaced_by: str
+) -> None:
+    """The group folder's fd is kept for the run, but OUT/<group> is checked on every archive:
+    moved away, the next archive lands in a new OUT/<group>, never in the moved folder (which
+    is now outside OUT); replaced by a link, the next archive fails naming it and the link's
+    target gets nothing."""
+    out = OutDir.open(tmp_path / "out")
+    before = _open_fds()
+    first, second = (f"{n:024x}.tar.gz" for n in range(2))
+    await _write_whole(out, first, body)
+    moved, target = tmp_path / "moved", tmp_path / "target"
+    (out.path / GROUP).rename(moved)
+    if replaced_by == "a link":
+        target.mkdir()
+        (out.path / GROUP).symlink_to(target)
+        with pytest.raises(DiskError, match="symbolic link"):
+            await _write_whole(out, second, body)
+        assert list(target.iterdir()) == []
+    else:
+        await _write_whole(out, second, body)
+        assert (out.path / GROUP / second).read_bytes() == body
+    assert _names_in(moved) == [first], "nothing more reaches the folder moved out of OUT"
+    out.close()
+    assert _open_fds() <= before
