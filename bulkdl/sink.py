@@ -151,8 +151,9 @@ class ArchiveFile:
         self._fd = -1
 
     def _open(self) -> None:
-        if self._dir < 0:
-            self._dir = self.out.group_dir(self.group)  # OutDir's, shared: never closed here
+        # OutDir's, shared (never closed here), and checked to still be OUT/<group> on every
+        # fresh start, as when each start opened the folder itself.
+        self._dir = self.out.group_dir(self.group)
         self._refuse_link(self.name)
         if self._refuse_link(self.part_name):
             try:

@@ -227,3 +227,27 @@ async def test_a_group_folder_moved_away_mid_run_is_not_written_through(
     assert _names_in(moved) == [first], "nothing more reaches the folder moved out of OUT"
     out.close()
     assert _open_fds() <= before
+
+
+async def test_an_archive_starting_over_after_its_folder_moved_lands_in_out(
+    tmp_path: Path, body: bytes
+) -> None:
+    """A broken-off attempt keeps its .part; the folder is then moved out of OUT, and the
+    server sends the archive whole again (start 0): the old .part goes, and the new one is
+    written in a new OUT/<group>, not in the moved folder."""
+    out = OutDir.open(tmp_path / "out")
+    file = ArchiveFile(out, GROUP, NAME)
+    with pytest.raises(NetworkError):
+        await receive(
+            _chunks(body[:CHUNK], then=NetworkError("connection reset")),
+            file=file,
+            start=0,
+            total_length=len(body),
+            on_bytes=_ignore,
+        )
+    moved = tmp_path / "moved"
+    (out.path / GROUP).rename(moved)
+    await receive(_chunks(body), file=file, start=0, total_length=len(body), on_bytes=_ignore)
+    out.close()
+    assert (tmp_path / "out" / GROUP / NAME).read_bytes() == body
+    assert _names_in(moved) == [], "its own .part removed, nothing else written there"
