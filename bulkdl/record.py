@@ -31,24 +31,18 @@ class Recorder:
         self.reporter = reporter
 
     async def record(self, result: JobResult) -> None:
-        try:
-            await self.manifest.write(result)
-        except DiskError as exc:  # the line is not there (cut back): this job did not succeed
-            result = _unrecorded(result, exc)
-        self._count(result)
+        await self.record_many((result,))
 
     async def record_many(self, results: Sequence[JobResult]) -> None:
-        """record() for each, their lines written together (all there, or none)."""
+        """Each result's manifest line, written together (all there, or none), then counted
+        and shown."""
         try:
             await self.manifest.write_many(results)
-        except DiskError as exc:
+        except DiskError as exc:  # the lines are not there (cut back): these jobs did not succeed
             results = [_unrecorded(result, exc) for result in results]
         for result in results:
-            self._count(result)
-
-    def _count(self, result: JobResult) -> None:
-        self.summary.add(result)
-        self.reporter.finished(result)
+            self.summary.add(result)
+            self.reporter.finished(result)
 
 
 def _unrecorded(result: JobResult, exc: DiskError) -> JobResult:
