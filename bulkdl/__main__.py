@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from bulkdl.entry import main
+from bulkdl.cli.entry import main
 
 main()

@@ -17,17 +17,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import typer
 
 from bulkdl.cli.failure import err_console, fail_to_start, say
-from bulkdl.errors import BulkdlError, ConfigError, ExitStatus
+from bulkdl.domain.errors import BulkdlError, ConfigError, ExitStatus
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from bulkdl.cli.options import Connection, Groups, Jobs
-    from bulkdl.config import Settings
-    from bulkdl.progress import Reporter
-    from bulkdl.runner import RunResult
-    from bulkdl.selection import JobFilter
-    from bulkdl.summary import RunSummary
+    from bulkdl.domain.selection import JobFilter
+    from bulkdl.report.progress import Reporter
+    from bulkdl.report.summary import RunSummary
+    from bulkdl.run.runner import RunResult
+    from bulkdl.settings.load import Settings
 
 T = TypeVar("T")
 
@@ -40,10 +40,10 @@ API_EPILOG = (
 
 def make_reporter(console: Console, quiet: bool, *, verbose: bool = False) -> Reporter:
     """Live bars on a terminal (unless --quiet), plain lines elsewhere."""
-    from bulkdl.progress import PlainReporter
+    from bulkdl.report.progress import PlainReporter
 
     if console.is_terminal and not quiet:
-        from bulkdl.live import RichReporter
+        from bulkdl.report.live import RichReporter
 
         return RichReporter(console, quiet=quiet, verbose=verbose)
     return PlainReporter(console, quiet=quiet, verbose=verbose)
@@ -53,7 +53,7 @@ def guarded(console: Console, debug: bool, fn: Callable[[], Awaitable[T]]) -> T:
     """Run `fn` on the event loop; turn expected errors into one line and an exit status."""
     import anyio
 
-    from bulkdl.process import install_signal_handlers, is_interrupt
+    from bulkdl.cli.signals import install_signal_handlers, is_interrupt
 
     try:
         return anyio.run(fn, backend="asyncio")
@@ -103,9 +103,9 @@ def load_settings(
 ) -> Settings:
     """Settings from the config layers and these options (`flags`: more `Overrides` fields);
     exit 2 with one line when they do not add up."""
-    from bulkdl import config
-    from bulkdl.hints import INSECURE_WARNING
-    from bulkdl.models import is_object_id
+    from bulkdl.domain.models import is_object_id
+    from bulkdl.report.hints import INSECURE_WARNING
+    from bulkdl.settings import load as config
 
     for raw in groups.group or ():
         if not is_object_id(raw):
@@ -141,8 +141,8 @@ def job_filter(jobs: Jobs, debug: bool) -> JobFilter:
     """The job filter flags, validated (exit 2 with one line when one is malformed)."""
     from datetime import UTC, datetime
 
-    from bulkdl.models import job_id
-    from bulkdl.selection import JobFilter, parse_since, parse_statuses
+    from bulkdl.domain.models import job_id
+    from bulkdl.domain.selection import JobFilter, parse_since, parse_statuses
 
     try:
         for raw in jobs.job or ():

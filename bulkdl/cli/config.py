@@ -17,6 +17,6 @@ def example() -> None:
 
     `bulkdl config example > bulkdl.toml` starts a config file.
     """
-    from bulkdl.settings_doc import render_example
+    from bulkdl.settings.example import render_example
 
     sys.stdout.write(render_example())

@@ -27,7 +27,7 @@ from bulkdl.cli.options import (
     number,
     shared_options,
 )
-from bulkdl.errors import ExitStatus
+from bulkdl.domain.errors import ExitStatus
 
 WaitOpt = Annotated[bool, flag("--wait", "Wait for IN_PROGRESS jobs, then download them.")]
 ExtractOpt = Annotated[
@@ -71,7 +71,7 @@ def download(
     )
     selected = job_filter(jobs, conn.debug)
     from bulkdl.cli.run import run_and_exit
-    from bulkdl.runner import RunOptions
+    from bulkdl.run.runner import RunOptions
 
     options = RunOptions(
         filter=selected,
@@ -96,7 +96,7 @@ def verify(
     size, sha256, gzip+tar to the end."""
     json_errors(as_json)
     from bulkdl.cli.failure import say
-    from bulkdl.verify import Checked, verify_pull
+    from bulkdl.store.verify import Checked, verify_pull
 
     console = err_console()
 

@@ -14,13 +14,13 @@ import typer
 from bulkdl.cli.common import finish, guarded, make_reporter
 from bulkdl.cli.failure import err_console, fail_to_start, json_errors, say
 from bulkdl.cli.options import ConcurrencyOpt, DebugOpt, JsonOpt, QuietOpt, number, text
-from bulkdl.errors import BulkdlError, ConfigError, ExitStatus
+from bulkdl.domain.errors import BulkdlError, ConfigError, ExitStatus
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from bulkdl.emulator import Fleet, RunningEmulator
-    from bulkdl.runner import RunResult
+    from bulkdl.run.runner import RunResult
 
 
 @asynccontextmanager
@@ -144,10 +144,10 @@ def demo(
 ) -> None:
     """Start the built-in emulator and download everything from it: the first thing to try."""
     json_errors(as_json)
-    from bulkdl.config import Secret, Settings
+    from bulkdl.domain.models import group_id
     from bulkdl.emulator import DEMO_PRIVATE_KEY, DEMO_PUBLIC_KEY, demo_fleet, serve
-    from bulkdl.models import group_id
-    from bulkdl.runner import Run
+    from bulkdl.run.runner import Run
+    from bulkdl.settings.load import Secret, Settings
 
     fleet = demo_fleet()
     console = err_console()

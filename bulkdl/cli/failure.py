@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
-from bulkdl.errors import BulkdlError, ExitStatus
+from bulkdl.domain.errors import BulkdlError, ExitStatus
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -46,7 +46,7 @@ def fail_to_start(
     Under --json the same error is also a JSON object on stdout, so a runbook reading stdout
     learns why nothing else came.
     """
-    from bulkdl.hints import hint_for
+    from bulkdl.report.hints import hint_for
 
     if debug:
         raise exc

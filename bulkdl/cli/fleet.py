@@ -26,16 +26,16 @@ from bulkdl.cli.options import (
     shared_options,
     text,
 )
-from bulkdl.errors import BulkdlError, ConfigError, ExitStatus
-from bulkdl.selection import DEFAULT_SIZE_PER_FILE
+from bulkdl.domain.errors import BulkdlError, ConfigError, ExitStatus
+from bulkdl.domain.selection import DEFAULT_SIZE_PER_FILE
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from bulkdl.actions import Action, Actions
-    from bulkdl.config import Settings
-    from bulkdl.models import Job
-    from bulkdl.selection import JobFilter
+    from bulkdl.domain.models import Job
+    from bulkdl.domain.selection import JobFilter
+    from bulkdl.run.fleet_actions import Action, Actions
+    from bulkdl.settings.load import Settings
 
 FromOpt = Annotated[
     str | None,
@@ -96,7 +96,7 @@ def collect(
     --json the summary lists the created jobs (createdJobs: groupId, jobId)."""
     from datetime import UTC, datetime
 
-    from bulkdl.selection import collect_request, collection_range
+    from bulkdl.domain.selection import collect_request, collection_range
 
     json_errors(view.is_json)
     try:
@@ -113,7 +113,7 @@ def collect(
     # Archives go to --out (or out_dir), never silently to the current folder.
     settings = load_settings(conn, groups, out_dir=out, need_out_dir=download)
     from bulkdl.cli.run import run_and_exit
-    from bulkdl.runner import RunOptions
+    from bulkdl.run.runner import RunOptions
 
     options = RunOptions(
         collect=body,
@@ -135,8 +135,8 @@ def _run_actions(
     verb: str,
     dry_run: bool,
 ) -> None:
-    from bulkdl.actions import Actions
     from bulkdl.cli.listing import report_failures
+    from bulkdl.run.fleet_actions import Actions
 
     console = err_console()
     fleet = Actions(settings)
@@ -202,7 +202,7 @@ def extend(
     each job's creation, checked before sending)."""
     from datetime import UTC, datetime
 
-    from bulkdl.actions import extend_jobs
+    from bulkdl.run.fleet_actions import extend_jobs
 
     json_errors(view.as_json)
     settings = load_settings(conn, groups, need_out_dir=False)
@@ -225,7 +225,7 @@ def retry(
     *, conn: Connection, groups: Groups, jobs: Jobs, dry_run: DryRunOpt = False, view: Output
 ) -> None:
     """Retry the selected FAILURE jobs (PUT .../retry)."""
-    from bulkdl.actions import retry_jobs
+    from bulkdl.run.fleet_actions import retry_jobs
 
     json_errors(view.as_json)
     settings = load_settings(conn, groups, need_out_dir=False)
@@ -287,8 +287,8 @@ def delete(
 
 
 async def _list(settings: Settings, selected: JobFilter) -> tuple[list[Job], list[str]]:
-    from bulkdl.actions import list_jobs as select_jobs
-    from bulkdl.session import ApiSession
+    from bulkdl.cloud.session import ApiSession
+    from bulkdl.run.fleet_actions import list_jobs as select_jobs
 
     api = ApiSession(settings)
     async with api.client:
@@ -297,8 +297,8 @@ async def _list(settings: Settings, selected: JobFilter) -> tuple[list[Job], lis
 
 def _confirm_delete(console: Console, jobs: list[Job]) -> None:
     """Show what would go and ask; anything but yes deletes nothing (exit 1)."""
-    from bulkdl.cli.tables import DELETE_COLUMNS, job_json
-    from bulkdl.output import Format, emit
+    from bulkdl.report.output import Format, emit
+    from bulkdl.report.tables import DELETE_COLUMNS, job_json
 
     emit(
         DELETE_COLUMNS,
@@ -324,9 +324,9 @@ async def _delete(
 ) -> tuple[list[Action], list[str]]:
     import anyio
 
-    from bulkdl.actions import delete_jobs
-    from bulkdl.manifest import ManifestWriter
-    from bulkdl.runner import prepare_out_dir
+    from bulkdl.run.fleet_actions import delete_jobs
+    from bulkdl.run.runner import prepare_out_dir
+    from bulkdl.store.manifest import ManifestWriter
 
     if out_dir is None:
         return await delete_jobs(fleet, jobs, dry_run=dry_run), failures

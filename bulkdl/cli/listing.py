@@ -9,12 +9,12 @@ import typer
 from bulkdl.cli.common import guarded, job_filter, load_settings
 from bulkdl.cli.failure import err_console, json_errors, say
 from bulkdl.cli.options import Connection, Groups, Jobs, Output, shared_options
-from bulkdl.errors import ExitStatus
+from bulkdl.domain.errors import ExitStatus
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from bulkdl.models import GroupInfo, Job
+    from bulkdl.domain.models import GroupInfo, Job
 
 
 @shared_options(omit=("group", "all_groups"))
@@ -22,9 +22,9 @@ def groups(*, conn: Connection, groups: Groups, view: Output) -> None:
     """Print every group (project) the API key can see: id, name, organization."""
     json_errors(view.is_json)
     settings = load_settings(conn, groups._replace(all_groups=True), need_out_dir=False)
-    from bulkdl.cli.tables import GROUP_COLUMNS
-    from bulkdl.output import emit
-    from bulkdl.session import ApiSession
+    from bulkdl.cloud.session import ApiSession
+    from bulkdl.report.output import emit
+    from bulkdl.report.tables import GROUP_COLUMNS
 
     console = err_console()
 
@@ -59,10 +59,10 @@ def list_jobs(
     json_errors(view.is_json)
     settings = load_settings(conn, groups, need_out_dir=False)
     selected = job_filter(jobs, conn.debug)
-    from bulkdl.actions import list_jobs as select_jobs
-    from bulkdl.cli.tables import JOB_COLUMNS, PART_COLUMNS, job_json, part_rows
-    from bulkdl.output import Format, emit
-    from bulkdl.session import ApiSession
+    from bulkdl.cloud.session import ApiSession
+    from bulkdl.report.output import Format, emit
+    from bulkdl.report.tables import JOB_COLUMNS, PART_COLUMNS, job_json, part_rows
+    from bulkdl.run.fleet_actions import list_jobs as select_jobs
 
     console = err_console()
 

@@ -19,14 +19,14 @@ from typing import Annotated, Any, NamedTuple, TypeVar, get_type_hints
 
 import typer
 
-from bulkdl.output import Format
+from bulkdl.report.output import Format
 
 F = TypeVar("F", bound=Callable[..., None])
 
 
 def lower_ids(values: list[str] | None) -> list[str] | None:
     """Ids are hex: accept upper case (copied from a UI) and use the lower-case form."""
-    from bulkdl.models import is_object_id
+    from bulkdl.domain.models import is_object_id
 
     return [v.strip().lower() if is_object_id(v.strip().lower()) else v for v in values or ()]
 
@@ -46,8 +46,8 @@ def bounded(name: str) -> Callable[[float | None], float | None]:
     def check(value: float | None) -> float | None:
         if value is not None:
             from bulkdl.cli.failure import fail_to_start
-            from bulkdl.errors import ConfigError
-            from bulkdl.settings_spec import flag_spec
+            from bulkdl.domain.errors import ConfigError
+            from bulkdl.settings.spec import flag_spec
 
             why = flag_spec(name).check_number(value)
             if why:

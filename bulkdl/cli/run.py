@@ -18,14 +18,14 @@ from rich.console import Console
 from bulkdl.cli.common import finish, make_reporter
 from bulkdl.cli.failure import err_console, say
 from bulkdl.cli.options import Output
-from bulkdl.config import Settings
-from bulkdl.errors import ExitStatus
-from bulkdl.hints import resume_command
-from bulkdl.output import Column, Format, emit, field
-from bulkdl.process import invoked_args
-from bulkdl.runner import Run, RunOptions, RunResult
-from bulkdl.summary import human_bytes
-from bulkdl.waits import wait_report_interval
+from bulkdl.cli.signals import invoked_args
+from bulkdl.domain.errors import ExitStatus
+from bulkdl.report.hints import resume_command
+from bulkdl.report.output import Column, Format, emit, field
+from bulkdl.report.summary import human_bytes
+from bulkdl.run.runner import Run, RunOptions, RunResult
+from bulkdl.run.waits import wait_report_interval
+from bulkdl.settings.load import Settings
 
 
 def run_and_exit(

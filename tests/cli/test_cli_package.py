@@ -3,76 +3,43 @@
 
 from __future__ import annotations
 
-import ast
 import os
 import shlex
+import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
+import grimp
 import pytest
 from typer.testing import CliRunner
 
 from bulkdl.cli import app
 from bulkdl.cli.options import Connection, shared_options
+from bulkdl.cli.signals import is_interrupt
 from bulkdl.emulator import EmulatorThread
-from bulkdl.process import is_interrupt
 from tests.conftest import make_fleet, run_cli, start_download
 from tests.proxy import ForwardProxy
 
-PACKAGE = Path(__file__).resolve().parents[2] / "bulkdl"
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "bulkdl"
 # What a command that sends no request has no use for.
 HEAVY = (
     "aiohttp",
-    "bulkdl.api",
-    "bulkdl.transport",
-    "bulkdl.runner",
+    "bulkdl.cloud.client",
+    "bulkdl.cloud.transport",
+    "bulkdl.run.runner",
     "bulkdl.emulator",
     "rich.progress",
     "tarfile",
 )
 
 
-def _module_name(path: Path) -> str:
-    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def _runtime_imports(tree: ast.Module) -> Iterator[ast.Import | ast.ImportFrom]:
-    """Every import that can run, at any depth (in functions too), but not under TYPE_CHECKING."""
-    todo: list[ast.AST] = [tree]
-    while todo:
-        node = todo.pop()
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            todo.extend(node.orelse)
-            continue
-        if isinstance(node, ast.Import | ast.ImportFrom):
-            yield node
-        todo.extend(ast.iter_child_nodes(node))
-
-
 def import_graph() -> dict[str, set[str]]:
-    """bulkdl's modules and the bulkdl modules each one imports (`from a import b` is an
-    edge to a.b when b is a module, else to a)."""
-    paths = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
-    graph: dict[str, set[str]] = {}
-    for name, path in paths.items():
-        edges: set[str] = set()
-        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        for node in _runtime_imports(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                edges.update(a.name for a in node.names if a.name in paths)
-                continue
-            base = node.module or ""
-            if node.level:
-                anchor = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
-                base = f"{anchor}.{base}" if base else anchor
-            for alias in node.names:
-                target = f"{base}.{alias.name}"
-                edges.add(target if target in paths else base)
-        graph[name] = {e for e in edges if e in paths and e != name}
-    return graph
+    """bulkdl's modules and the bulkdl modules each one imports, as import-linter's grimp reads
+    them (imports under TYPE_CHECKING left out: they never run)."""
+    graph = grimp.build_graph("bulkdl", exclude_type_checking_imports=True)
+    return {m: graph.find_modules_directly_imported_by(m) - {m} for m in graph.modules}
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -106,8 +73,43 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
 def test_no_import_cycle_in_bulkdl() -> None:
     graph = import_graph()
     assert "bulkdl.cli.download" in graph["bulkdl.cli"], "the walker sees the CLI's imports"
-    assert "bulkdl.cli" in graph["bulkdl.entry"]
+    assert "bulkdl.cli" in graph["bulkdl.cli.entry"]
     assert find_cycle(graph) is None
+
+
+def _lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from importlinter.cli import lint_imports_command as c; sys.exit(c())",
+            "--config",
+            str(ROOT / "pyproject.toml"),
+            "--no-cache",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+
+
+def test_the_layer_contracts_hold() -> None:
+    result = _lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 kept, 0 broken" in result.stdout
+
+
+def test_an_upward_import_breaks_the_layer_contract(tmp_path: Path) -> None:
+    """The contract can fail: domain importing the run layer is named as broken."""
+    shutil.copytree(PACKAGE, tmp_path / "bulkdl", ignore=shutil.ignore_patterns("__pycache__"))
+    models = tmp_path / "bulkdl" / "domain" / "models.py"
+    models.write_text(models.read_text() + "\nimport bulkdl.run.runner  # noqa: E402\n")
+    result = _lint_imports(tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "bulkdl.domain.models -> bulkdl.run.runner" in result.stdout
 
 
 def _help(*args: str) -> str:
@@ -148,7 +150,7 @@ def test_download_loads_neither_the_emulator_nor_tarfile(
     assert proc.returncode == 0, stderr[-2000:]
     assert list((tmp_path / "out" / gid).glob("*.tar.gz")), "archives were downloaded"
     imported = _imported(stderr)
-    assert {"aiohttp", "bulkdl.runner"} <= imported
+    assert {"aiohttp", "bulkdl.run.runner"} <= imported
     assert not [m for m in imported if m.startswith(("bulkdl.emulator", "tarfile"))]
     assert os.environ["PYTHONPROFILEIMPORTTIME"] == "1"
 

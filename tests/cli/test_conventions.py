@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from bulkdl import __version__
 from bulkdl.cli import app
 from bulkdl.emulator import EmulatorThread
-from bulkdl.hints import INSECURE_WARNING
+from bulkdl.report.hints import INSECURE_WARNING
 from tests.conftest import run_cli
 
 COMMANDS = ["download", "verify", "emulate", "demo", "groups", "list", "collect", "extend", "retry"]

@@ -1,5 +1,5 @@
 """JSON a runbook can use: the summary, the manifest lines and exit-2 errors, checked against the
-documented shapes in bulkdl.schema; the resume command on exit 1."""
+documented shapes in bulkdl.report.schema; the resume command on exit 1."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from bulkdl.emulator import EmulatorThread, Fleet
-from bulkdl.schema import ErrorDoc, ManifestLine, SummaryDoc, problems
+from bulkdl.report.schema import ErrorDoc, ManifestLine, SummaryDoc, problems
 from tests.conftest import COLLECT, PRIVATE_KEY, PUBLIC_KEY, read_manifest, run_cli
 
 MISSING_GROUP = "5f00000000000000000000ff"
