@@ -1,7 +1,8 @@
 """What every command shares: consoles, error handling, and settings built from the options.
 
 Expected errors (BulkdlError) print one line and a hint on stderr and exit with their status;
-anything else is a bug, shown as one line unless --debug asks for the traceback.
+anything else is a bug, shown as one line (exit 1); --debug adds the traceback before either
+and changes nothing else (exit status, hint, stdout).
 
 The heavier modules (config, the runner's reporters, rich) are imported inside the functions
 that use them, so that building the app for `--version` or `--help` does not load them.
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
-from bulkdl.cli.failure import err_console, fail_to_start, say
+from bulkdl.cli.failure import err_console, fail_to_start, say, show_traceback
 from bulkdl.domain.errors import BulkdlError, ConfigError, ExitStatus
 
 if TYPE_CHECKING:
@@ -59,12 +60,12 @@ def guarded(console: Console, debug: bool, fn: Callable[[], Awaitable[T]]) -> T:
         return anyio.run(fn, backend="asyncio")
     except BulkdlError as exc:
         fail_to_start(exc, debug, console)
-    except (KeyboardInterrupt, Exception) as exc:
+    except (KeyboardInterrupt, Exception) as exc:  # noqa: BLE001 -- any bug: one line, exit 1
         if is_interrupt(exc):
             console.print("interrupted")
             raise typer.Exit(ExitStatus.INTERRUPTED) from None
         if debug:
-            raise
+            show_traceback(exc)
         console.print(
             f"internal error: {exc.__class__.__name__}: {exc} (run with --debug for details)",
             markup=False,

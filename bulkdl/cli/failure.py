@@ -33,6 +33,14 @@ def err_console() -> Console:
     return Console(stderr=True, highlight=False)
 
 
+def show_traceback(exc: BaseException) -> None:
+    """--debug: the traceback on stderr (no locals: they hold the API key), before the line."""
+    import traceback
+
+    sys.stderr.write("".join(traceback.format_exception(exc)))
+    sys.stderr.flush()
+
+
 def say(console: Console, text: str) -> None:
     """One plain line: no markup, no highlighting, no wrapping mid-word."""
     console.print(text, markup=False, highlight=False, soft_wrap=True)
@@ -44,12 +52,13 @@ def fail_to_start(
     """Print an expected error as one line (and a hint: a way forward); exit 2.
 
     Under --json the same error is also a JSON object on stdout, so a runbook reading stdout
-    learns why nothing else came.
+    learns why nothing else came. --debug adds the traceback on stderr and changes nothing
+    else: the same line, hint, JSON and exit status.
     """
     from bulkdl.report.hints import hint_for
 
     if debug:
-        raise exc
+        show_traceback(exc)
     console = console or err_console()
     hint = hint or exc.hint or hint_for(exc)
     say(console, f"error: {exc}")
