@@ -124,6 +124,8 @@ def verify(
                 }
                 for c in bad
             ],
+            # As every command's --json: one line per failure.
+            "failures": [f"group {c.group_id} job {c.job_id}: {c.problem}" for c in bad],
         }
         sys.stdout.write(json.dumps(doc) + "\n")
     raise typer.Exit(ExitStatus.FAILED if bad else ExitStatus.OK)

@@ -134,7 +134,10 @@ def _run_actions(
     act: Callable[[Actions], Awaitable[tuple[list[Action], list[str]]]],
     verb: str,
     dry_run: bool,
+    run_id: str | None = None,
 ) -> None:
+    """Run `act`, say what was done; --json: every action, and every failure (a group that
+    could not be listed, a change refused or failed) as one line in `failures`."""
     from bulkdl.cli.listing import report_failures
     from bulkdl.run.fleet_actions import Actions
 
@@ -148,6 +151,7 @@ def _run_actions(
     actions, failures = guarded(console, conn.debug, main)
     interrupted = fleet.interrupted
     errors = [a for a in actions if a.error]
+    every = [*failures, *(f"group {a.group_id} job {a.job_id}: {a.error}" for a in errors)]
     if view.as_json:
         doc = [
             {
@@ -156,10 +160,13 @@ def _run_actions(
                 "action": a.what,
                 "done": a.done,
                 "error": a.error,
+                "attempts": a.attempts,
             }
             for a in actions
         ]
-        result = {"dryRun": dry_run, "actions": doc, "failures": failures}
+        result = {"dryRun": dry_run, "actions": doc, "failures": every}
+        if run_id is not None:
+            result["runId"] = run_id  # the runId of the manifest lines it wrote
         sys.stdout.write(json.dumps({**result, "interrupted": interrupted}) + "\n")
     for a in actions:
         if a.error:
@@ -183,7 +190,7 @@ def _run_actions(
             if dry_run
             else f"{verb}: {done} done, {len(errors)} failed",
         )
-    report_failures(console, failures)
+    report_failures(console, failures)  # a failed change was said above, as error:
     if errors:
         raise typer.Exit(ExitStatus.FAILED)
 
@@ -276,13 +283,17 @@ def delete(
     if listed and not (dry_run or yes):
         _confirm_delete(console, listed)
     out_dir = settings.out_dir if out is not None and not dry_run else None
+    from bulkdl.report.summary import new_run_id
+
+    run_id = new_run_id()
     _run_actions(
         settings,
         conn,
         view,
-        lambda fleet: _delete(fleet, listed, failures, out_dir, dry_run=dry_run),
+        lambda fleet: _delete(fleet, listed, failures, out_dir, run_id, dry_run=dry_run),
         "delete",
         dry_run,
+        run_id,
     )
 
 
@@ -320,7 +331,13 @@ def _confirm_delete(console: Console, jobs: list[Job]) -> None:
 
 
 async def _delete(
-    fleet: Actions, jobs: list[Job], failures: list[str], out_dir: Path | None, *, dry_run: bool
+    fleet: Actions,
+    jobs: list[Job],
+    failures: list[str],
+    out_dir: Path | None,
+    run_id: str,
+    *,
+    dry_run: bool,
 ) -> tuple[list[Action], list[str]]:
     import anyio
 
@@ -332,7 +349,7 @@ async def _delete(
         return await delete_jobs(fleet, jobs, dry_run=dry_run), failures
     out = await anyio.to_thread.run_sync(prepare_out_dir, out_dir)  # locked, links refused
     try:
-        async with ManifestWriter(out) as manifest:
+        async with ManifestWriter(out, run_id=run_id) as manifest:
             return await delete_jobs(fleet, jobs, dry_run=dry_run, manifest=manifest), failures
     finally:
         out.close()

@@ -116,6 +116,8 @@ class EmulatorState:
     )
     listing_faults: FaultPlan = field(default_factory=lambda: FaultPlan("listing", LISTING_FAULTS))
     create_faults: FaultPlan = field(default_factory=lambda: FaultPlan("create", CREATE_FAULTS))
+    # PATCH, PUT …/retry and DELETE of one job, keyed by job id (the kinds a create takes).
+    change_faults: FaultPlan = field(default_factory=lambda: FaultPlan("change", CREATE_FAULTS))
     rate_limit: FixedWindow | None = None
     challenges_first: tuple[str, ...] = ()  # WWW-Authenticate values sent before the digest one
     clock: Callable[[], float] = time.monotonic
@@ -197,11 +199,16 @@ class EmulatorState:
         """The next POSTs creating a job in `group_id` take these faults, in order."""
         self.create_faults.add(group_id, faults)
 
+    def add_change_faults(self, job_id: str, faults: Sequence[Fault]) -> None:
+        """The next PATCH, retry or DELETE requests of `job_id` take these faults, in order."""
+        self.change_faults.add(job_id, faults)
+
     def clear_faults(self) -> None:
         """Drop every fault not yet served."""
         self.download_faults.clear()
         self.listing_faults.clear()
         self.create_faults.clear()
+        self.change_faults.clear()
 
     def set_rate_limit(
         self,

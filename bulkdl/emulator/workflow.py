@@ -53,6 +53,9 @@ async def create_job(request: web.Request) -> web.Response:
 async def extend_job(request: web.Request) -> web.Response:
     """PATCH …/{jid} {"expirationDate"}: 200, no body."""
     state = request.app[STATE_KEY]
+    fault = state.change_faults.take(request.match_info["jid"].lower())
+    if (answer := inject.answer_instead(request, state, fault)) is not None:
+        return answer
     job = find_job(request, state.fleet)
     expiration = parse_extend(await request.read())
     if job.status == "EXPIRED":
@@ -68,6 +71,9 @@ async def extend_job(request: web.Request) -> web.Response:
 async def retry_job(request: web.Request) -> web.Response:
     """PUT …/{jid}/retry: a FAILURE job collects again (200, no body)."""
     state = request.app[STATE_KEY]
+    fault = state.change_faults.take(request.match_info["jid"].lower())
+    if (answer := inject.answer_instead(request, state, fault)) is not None:
+        return answer
     job = find_job(request, state.fleet)
     if job.status != "FAILURE":
         raise errors.only_failed_can_restart()
@@ -78,6 +84,9 @@ async def retry_job(request: web.Request) -> web.Response:
 async def delete_job(request: web.Request) -> web.Response:
     """DELETE …/{jid}: gone in any state, a running collection with it (200, no body)."""
     state = request.app[STATE_KEY]
+    fault = state.change_faults.take(request.match_info["jid"].lower())
+    if (answer := inject.answer_instead(request, state, fault)) is not None:
+        return answer
     job = find_job(request, state.fleet)
     jobs = state.fleet.groups[job.group_id]
     del jobs[next(i for i, other in enumerate(jobs) if other is job)]

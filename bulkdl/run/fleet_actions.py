@@ -34,6 +34,7 @@ class Action:
     what: str  # e.g. "extend to 2026-12-25T10:00:00Z", "retry"
     done: bool  # sent and accepted (False on a dry run or an error)
     error: str | None = None
+    attempts: int = 0  # requests sent for it (0 on a dry run), retries included
 
 
 async def list_jobs(
@@ -92,11 +93,12 @@ class Actions:
         self,
         jobs: list[Job],
         decide: Callable[[Job], str | None],
-        send: Callable[[Job], Awaitable[None]],
+        send: Callable[[Job, int], Awaitable[None]],
         *,
         dry_run: bool,
     ) -> list[Action]:
-        """For each job: `decide` names the action (None: not applicable), then `send` it."""
+        """For each job: `decide` names the action (None: not applicable), then `send` it
+        (with its attempt number, from 1: a retried change is sent again)."""
         actions: list[Action] = []
         fatal: list[BulkdlError] = []
 
@@ -112,22 +114,22 @@ class Actions:
                 actions.append(Action(job.group_id, job.id, what, False))
                 return
 
-            async def send_shielded() -> None:
+            async def send_shielded(attempt: int) -> None:
                 # Once sent, a change is awaited to its answer: an interrupt then knows
                 # whether it was made.
                 with anyio.CancelScope(shield=True):
-                    await send(job)
+                    await send(job, attempt)
 
             try:
-                await self.session.call(job.group_id, send_shielded)
+                _, tries = await self.session.attempts(job.group_id, send_shielded)
             except BulkdlError as exc:
                 if self.session.fatal(exc):
                     fatal.append(exc)
                     tg.cancel_scope.cancel()
                     return
-                actions.append(Action(job.group_id, job.id, what, False, str(exc)))
+                actions.append(Action(job.group_id, job.id, what, False, str(exc), exc.attempts))
                 return
-            actions.append(Action(job.group_id, job.id, what, True))
+            actions.append(Action(job.group_id, job.id, what, True, attempts=tries))
 
         async with anyio.create_task_group() as outer:
             outer.start_soon(self._stop_on_signal, outer.cancel_scope)
@@ -160,7 +162,7 @@ async def extend_jobs(
             return None
         return f"extend to {format_api_date(new_expiration(job, days, now))}"
 
-    async def send(job: Job) -> None:
+    async def send(job: Job, _attempt: int) -> None:
         await fleet.client.extend_job(
             job.group_id, job.id, format_api_date(new_expiration(job, days, now))
         )
@@ -180,7 +182,7 @@ async def retry_jobs(
         _refuse_if_named(job, job_filter, f"only FAILURE jobs are retried (it is {job.raw_status})")
         return None
 
-    async def send(job: Job) -> None:
+    async def send(job: Job, _attempt: int) -> None:
         await fleet.client.retry_job(job.group_id, job.id)
 
     return await fleet.act(jobs, decide, send, dry_run=dry_run), failures
@@ -194,32 +196,36 @@ async def delete_jobs(
 ) -> list[Action]:
     """DELETE each job (any state); a 404 for the job means it is already gone: reported, not
     an error. Each deletion gets its manifest line as soon as the API confirms it."""
-    gone: set[str] = set()
+    gone: set[tuple[str, str]] = set()  # (groupId, jobId): ids may repeat across groups
+    started: dict[tuple[str, str], datetime] = {}
 
-    async def send(job: Job) -> None:
-        started = datetime.now(UTC)
+    async def send(job: Job, attempt: int) -> None:
+        key = (job.group_id, job.id)
+        first = started.setdefault(key, datetime.now(UTC))  # the first attempt's start
         try:
             await fleet.client.delete_job(job.group_id, job.id)
         except ApiError as exc:
             if exc.status != 404 or isinstance(exc, GroupAccessError):
                 raise
-            gone.add(job.id)
+            gone.add(key)
             return
         if manifest is not None:
-            await manifest.write(deleted_result(job, started, datetime.now(UTC)))
+            await manifest.write(deleted_result(job, first, datetime.now(UTC), attempt))
 
     actions = await fleet.act(jobs, lambda _job: "delete", send, dry_run=dry_run)
-    return [replace(a, what=GONE, done=False) if a.job_id in gone else a for a in actions]
+    return [
+        replace(a, what=GONE, done=False) if (a.group_id, a.job_id) in gone else a for a in actions
+    ]
 
 
-def deleted_result(job: Job, started: datetime, finished: datetime) -> JobResult:
-    """The manifest line of a deleted job: what it was, and when it went."""
+def deleted_result(job: Job, started: datetime, finished: datetime, attempts: int = 1) -> JobResult:
+    """The manifest line of a deleted job: what it was, when it went, after how many tries."""
     return JobResult(
         group_id=job.group_id,
         job_id=job.id,
         status=job.raw_status,
         outcome=Outcome.DELETED,
-        attempts=1,
+        attempts=attempts,
         started_at=started,
         finished_at=finished,
         collection_range=job.collection_range,
