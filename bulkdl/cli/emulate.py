@@ -65,6 +65,14 @@ def emulate(
             "'503,reset:20000' (also 429, stall:N:S, chunked:N, corrupt-gzip, ...).",
         ),
     ] = None,
+    scenario: Annotated[
+        str | None,
+        text(
+            "--scenario",
+            "NAMES",
+            "Hostile but legal fleets, comma-separated: duplicate-job-ids, control-names.",
+        ),
+    ] = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
@@ -84,6 +92,12 @@ def emulate(
         faults = parse_fault_specs(flaky) if flaky else []
     except ValueError as exc:
         fail_to_start(BulkdlError(f"--flaky: {exc}"), debug)
+    try:
+        from bulkdl.emulator.scenarios import apply_scenarios
+
+        apply_scenarios(fleet, scenario or "")
+    except ValueError as exc:
+        fail_to_start(BulkdlError(f"--scenario: {exc}"), debug)
 
     async def main() -> None:
         async with (

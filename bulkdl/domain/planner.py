@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeAlias
 
 from bulkdl.domain.models import GroupId, Job, JobId, JobStatus
 
@@ -30,6 +30,11 @@ _REASONS: Final = {
 
 # Statuses whose archive holds the same parts: a job nearing expiry keeps its archive.
 _SAME_ARCHIVE: Final = {JobStatus.MARKED_FOR_EXPIRY.value: JobStatus.SUCCESS.value}
+
+
+# A manifest entry's key: (groupId, jobId). Job ids are not unique across groups (MongoDB's own
+# client fixtures repeat them), so a job id alone would let one group's line stand for another's.
+RecordKey: TypeAlias = tuple[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +115,7 @@ def archive_name(job: JobId) -> str:
 
 
 def plan_job(
-    job: Job, out_dir: Path, previous: Mapping[str, Recorded], group_dir: Path | None = None
+    job: Job, out_dir: Path, previous: Mapping[RecordKey, Recorded], group_dir: Path | None = None
 ) -> DownloadTarget | NotDownloadable:
     """Classify one listed job; `group_dir`, OUT/<groupId> when the caller already made it."""
     if job.status not in DOWNLOADABLE:
@@ -118,7 +123,7 @@ def plan_job(
         return NotDownloadable(job, reason)
     name = archive_name(job.id)
     folder = group_dir or out_dir / job.group_id  # archive_path's folder, made once per group
-    recorded = previous.get(job.id)
+    recorded = previous.get((job.group_id, job.id))
     return DownloadTarget(
         job=job,
         final_path=folder / name,
@@ -129,7 +134,7 @@ def plan_job(
 
 
 def plan_group(
-    jobs: list[Job], out_dir: Path, previous: Mapping[str, Recorded]
+    jobs: list[Job], out_dir: Path, previous: Mapping[RecordKey, Recorded]
 ) -> tuple[list[DownloadTarget], list[NotDownloadable]]:
     """Classify a group's jobs; a job listed twice (pages shifting under us) is planned once."""
     targets: list[DownloadTarget] = []

@@ -22,7 +22,14 @@ import anyio.abc
 from bulkdl.cloud.session import ApiSession
 from bulkdl.domain.errors import BulkdlError
 from bulkdl.domain.models import CollectionRange, GroupId, Job, JobId, JobResult, JobStatus, Outcome
-from bulkdl.domain.planner import DownloadTarget, NotDownloadable, Recorded, plan_group, plan_job
+from bulkdl.domain.planner import (
+    DownloadTarget,
+    NotDownloadable,
+    Recorded,
+    RecordKey,
+    plan_group,
+    plan_job,
+)
 from bulkdl.domain.selection import parse_api_date, unmatched_jobs
 from bulkdl.report.summary import human_bytes
 from bulkdl.run.group_queue import GroupQueue
@@ -88,7 +95,7 @@ class Producer:
         session: ApiSession,
         recorder: Recorder,
         options: RunOptions,
-        previous: dict[str, Recorded],
+        previous: dict[RecordKey, Recorded],
         queue: GroupQueue[DownloadTarget],
         *,
         on_fatal: Callable[[BulkdlError], None],

@@ -22,7 +22,7 @@ import anyio
 from bulkdl.cloud.session import ApiSession
 from bulkdl.domain.errors import BulkdlError
 from bulkdl.domain.models import GroupId
-from bulkdl.domain.planner import DownloadTarget, Recorded
+from bulkdl.domain.planner import DownloadTarget, Recorded, RecordKey
 from bulkdl.report.progress import Reporter
 from bulkdl.report.summary import RunSummary
 from bulkdl.run.dryrun import DryRun, GroupPlan
@@ -147,7 +147,7 @@ class Run:
         self,
         session: ApiSession,
         recorder: Recorder,
-        previous: dict[str, Recorded],
+        previous: dict[RecordKey, Recorded],
         queue: GroupQueue[DownloadTarget],
         free: int | None,
         peek: OutDir | None,

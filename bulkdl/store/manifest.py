@@ -2,7 +2,8 @@
 
 A killed run keeps every line it wrote; a rerun reads the file back to skip archives already on
 disk (while the listing still matches the line) and to find the jobs `collect` already created.
-Readers take the last archive line per job, and ignore a torn last line (a crash mid-write);
+Readers take the last archive line per job (keyed by groupId and jobId: job ids may repeat
+across groups), and ignore a torn last line (a crash mid-write);
 the next writer cuts it off before appending.
 """
 
@@ -24,7 +25,7 @@ import anyio
 
 from bulkdl.domain.errors import ConfigError, DiskError
 from bulkdl.domain.models import JobId, JobResult, Outcome, is_object_id
-from bulkdl.domain.planner import MANIFEST_NAME, Recorded
+from bulkdl.domain.planner import MANIFEST_NAME, Recorded, RecordKey
 from bulkdl.store.outdir import OutDir, is_link_error
 
 T = TypeVar("T")
@@ -43,8 +44,9 @@ class Created:
     request_sha256: str
 
 
-class Previous(dict[str, Recorded]):
-    """Job id -> the archive recorded for it; `created`: group id -> jobs collect made there."""
+class Previous(dict[RecordKey, Recorded]):
+    """(groupId, jobId) -> the archive recorded for it; `created`: group id -> the jobs
+    collect made there."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -60,7 +62,9 @@ def request_fingerprint(body: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def created_earlier(previous: dict[str, Recorded], group: str, fingerprint: str) -> JobId | None:
+def created_earlier(
+    previous: dict[RecordKey, Recorded], group: str, fingerprint: str
+) -> JobId | None:
     """The latest job collect created in `group` for the same request, if any."""
     found = previous.created.get(group, []) if isinstance(previous, Previous) else []
     same = [c.job_id for c in found if c.request_sha256 == fingerprint]
@@ -169,7 +173,7 @@ def parse_previous(text: str) -> Previous:
             and isinstance(doc.get("sha256"), str)
             and isinstance(doc.get("path"), str)
         ):
-            recorded[job] = Recorded(
+            recorded[group, job] = Recorded(
                 doc["path"],
                 doc["bytes"],
                 doc["sha256"],

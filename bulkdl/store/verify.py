@@ -18,7 +18,7 @@ import anyio
 
 from bulkdl.domain.errors import ConfigError, CorruptArchive
 from bulkdl.domain.models import group_id, job_id
-from bulkdl.domain.planner import MANIFEST_NAME, Recorded, archive_path
+from bulkdl.domain.planner import MANIFEST_NAME, Recorded, RecordKey, archive_path
 from bulkdl.store.archive_file import check_archive_fd, hash_matches
 from bulkdl.store.manifest import read_previous
 from bulkdl.store.outdir import is_link_error, open_beneath, open_folder
@@ -71,9 +71,9 @@ def _problem(fd: int, rec: Recorded, name: str) -> str | None:
     return None
 
 
-def unrecorded(out_dir: Path, dir_fd: int, records: dict[str, Recorded]) -> list[Checked]:
+def unrecorded(out_dir: Path, dir_fd: int, records: dict[RecordKey, Recorded]) -> list[Checked]:
     """Archives under OUT/<groupId>/ the manifest does not record as downloaded (blocking)."""
-    known = {(rec.group_id, job) for job, rec in records.items()}
+    known = set(records)  # (groupId, jobId): job ids may repeat across groups
     found: list[Checked] = []
     with os.scandir(dir_fd) as groups:
         folders = [g.name for g in groups if g.is_dir(follow_symlinks=False) and _valid(g.name)]
@@ -113,7 +113,7 @@ async def verify_pull(out_dir: Path, *, workers: int | None = None) -> list[Chec
         results = await anyio.to_thread.run_sync(unrecorded, out_dir, dir_fd, records)
 
         async def worker() -> None:
-            for job, rec in pending:
+            for (_, job), rec in pending:
                 results.append(await anyio.to_thread.run_sync(check_one, out_dir, dir_fd, job, rec))
 
         async with anyio.create_task_group() as tg:

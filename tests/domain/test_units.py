@@ -44,7 +44,7 @@ def test_plan_by_status(tmp_path: Path, status: str, downloadable: bool) -> None
 def test_plan_paths_and_previous(tmp_path: Path) -> None:
     """OUT/<groupId>/<jobId>.tar.gz with .part beside it; earlier records attached."""
     rec = Recorded("p", 10, "ab" * 32)
-    planned = plan_job(_job(7), tmp_path, {f"{7:024x}": rec})
+    planned = plan_job(_job(7), tmp_path, {(G, f"{7:024x}"): rec})
     assert isinstance(planned, DownloadTarget)
     assert planned.final_path == tmp_path / G / f"{7:024x}.tar.gz"
     assert planned.part_path == tmp_path / G / f"{7:024x}.tar.gz.part"
@@ -123,7 +123,10 @@ def test_manifest_last_archive_line_wins_and_torn_lines_are_ignored() -> None:
         '{"jobId":"c","outcome":"downl'
     )
     # A failed attempt leaves the archive under its final name alone: b's line still holds.
-    assert parse_previous(text) == {"a": Recorded("p", 5, "z"), "b": Recorded("q", 4, "y")}
+    assert parse_previous(text) == {
+        ("", "a"): Recorded("p", 5, "z"),
+        ("", "b"): Recorded("q", 4, "y"),
+    }
 
 
 @pytest.mark.parametrize(
