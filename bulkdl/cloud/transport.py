@@ -248,9 +248,14 @@ class Transport:
             self.requests_sent += 1
             proxy = self._proxy_for(url)
             try:
-                resp = await self._session.request(
-                    method, url, headers=headers, params=params, json=json_body, proxy=proxy
-                )
+                # The stall timeout re-arms on every byte: headers trickled a byte at a time
+                # would hold the run forever without a deadline of their own.
+                with anyio.move_on_after(self._settings.header_timeout_s) as deadline:
+                    resp = await self._session.request(
+                        method, url, headers=headers, params=params, json=json_body, proxy=proxy
+                    )
+                if deadline.cancelled_caught:
+                    raise headers_too_slow(url, self._settings.header_timeout_s, group, job)
             except aiohttp.ClientHttpProxyError as exc:
                 raise ProxyError(
                     f"proxy {redact(proxy or '')} refused the connection to "
@@ -315,6 +320,17 @@ class Transport:
     def _same_origin(self, url: str) -> bool:
         mine, theirs = urlsplit(self._settings.base_url), urlsplit(url)
         return (mine.scheme, mine.netloc) == (theirs.scheme, theirs.netloc)
+
+
+def headers_too_slow(url: str, seconds: float, group: str | None, job: str | None) -> NetworkError:
+    """The header deadline passed: retried like a stall."""
+    host = urlsplit(url).netloc
+    return NetworkError(
+        f"{where(group, job)}: {host} had not sent its status line and headers after "
+        f"{seconds:g} s (header_timeout_s)",
+        group_id=group,
+        job_id=job,
+    )
 
 
 def network_error(

@@ -161,6 +161,13 @@ class Settings:
         high=86400,
         **_POSITIVE_S,
     )
+    header_timeout_s: float = key(
+        60.0,
+        "A response whose status line and headers are not all in after this many seconds is "
+        "aborted and retried, however steadily its bytes trickle.",
+        high=3600,
+        **_POSITIVE_S,
+    )
     min_rate_bytes_s: float = key(
         1024.0,
         "A body slower than this many bytes/s over min_rate_window_s is aborted and retried.",
