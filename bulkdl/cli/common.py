@@ -85,8 +85,10 @@ def finish(
     quiet: bool,
     as_json: bool,
     debug: bool,
+    as_csv: bool = False,
 ) -> tuple[RunResult, RunSummary]:
-    """Run `main`, then print the failures, the summary line and (--json) the JSON summary."""
+    """Run `main`, then print the failures, the summary line and (--json) the JSON summary,
+    or (-o csv) one row per job: the manifest's columns, the job's last line of this run."""
     try:
         result = guarded(console, debug, main)
     finally:
@@ -96,6 +98,10 @@ def finish(
         console.print(summary.line(), markup=False, highlight=False, soft_wrap=True)
     if as_json:
         sys.stdout.write(json.dumps(summary.to_json()) + "\n")
+    if as_csv:
+        from bulkdl.cli.outcomes import outcomes_csv
+
+        sys.stdout.write(outcomes_csv(summary))
     return result, summary
 
 

@@ -15,6 +15,7 @@ from bulkdl.cli.options import (
     ConcurrencyOpt,
     Connection,
     DryRunOpt,
+    FormatOpt,
     Groups,
     Jobs,
     JsonOpt,
@@ -23,11 +24,13 @@ from bulkdl.cli.options import (
     QuietOpt,
     TimeoutOpt,
     VerboseOpt,
+    expand_home,
     flag,
     number,
     shared_options,
 )
 from bulkdl.domain.errors import ExitStatus
+from bulkdl.report.output import Format, to_csv
 
 WaitOpt = Annotated[bool, flag("--wait", "Wait for IN_PROGRESS jobs, then download them.")]
 ExtractOpt = Annotated[
@@ -87,13 +90,15 @@ def verify(
     out: Annotated[
         Path,
         # Described in the docstring: typer would print a type placeholder next to it.
-        typer.Argument(metavar="DIR", hidden=True),
+        typer.Argument(metavar="DIR", hidden=True, callback=expand_home),
     ] = Path("."),
     as_json: JsonOpt = False,
     quiet: QuietOpt = False,
+    output: FormatOpt = None,
 ) -> None:
     """Check a finished pull in DIR (default: the current folder) against its manifest:
     size, sha256, gzip+tar to the end."""
+    as_json = as_json or output is Format.JSON
     json_errors(as_json)
     from bulkdl.cli.failure import say
     from bulkdl.store.verify import Checked, verify_pull
@@ -112,20 +117,20 @@ def verify(
             console,
             f"verified {len(checked)} archives: {len(checked) - len(bad)} intact, {len(bad)} bad",
         )
-    if as_json:
+    status = ExitStatus.FAILED if bad else ExitStatus.OK
+    rows = [
+        {"groupId": c.group_id, "jobId": c.job_id, "path": str(c.path), "problem": c.problem}
+        for c in (checked if output is Format.CSV else bad)
+    ]
+    if output is Format.CSV:  # every archive checked, problem empty when intact
+        sys.stdout.write(to_csv(rows))
+    elif as_json:
         doc = {
             "checked": len(checked),
-            "bad": [
-                {
-                    "groupId": c.group_id,
-                    "jobId": c.job_id,
-                    "path": str(c.path),
-                    "problem": c.problem,
-                }
-                for c in bad
-            ],
+            "bad": rows,
             # As every command's --json: one line per failure.
             "failures": [f"group {c.group_id} job {c.job_id}: {c.problem}" for c in bad],
+            "exitCode": int(status),
         }
         sys.stdout.write(json.dumps(doc) + "\n")
-    raise typer.Exit(ExitStatus.FAILED if bad else ExitStatus.OK)
+    raise typer.Exit(status)

@@ -13,8 +13,20 @@ import typer
 
 from bulkdl.cli.common import finish, guarded, make_reporter
 from bulkdl.cli.failure import err_console, fail_to_start, json_errors, say
-from bulkdl.cli.options import ConcurrencyOpt, DebugOpt, JsonOpt, QuietOpt, number, text
+from bulkdl.cli.options import (
+    ConcurrencyOpt,
+    DebugOpt,
+    FormatOpt,
+    JsonOpt,
+    QuietOpt,
+    TableOrJsonOpt,
+    number,
+    only_formats,
+    path,
+    text,
+)
 from bulkdl.domain.errors import BulkdlError, ConfigError, ExitStatus
+from bulkdl.report.output import Format
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -35,52 +47,59 @@ async def _listening(port: int) -> AsyncIterator[None]:
         ) from None
 
 
+PortOpt = Annotated[int, number("--port", "PORT", "Port on 127.0.0.1 (0 picks a free one).")]
+GroupCountOpt = Annotated[int, number("--groups", "N", "Number of groups in the fleet.")]
+JobCountOpt = Annotated[int, number("--jobs", "N", "Jobs per group (statuses cycle).")]
+ArchiveKibOpt = Annotated[
+    int, number("--archive-kib", "KIB", "Approximate size of each archive, in KiB.")
+]
+CollectSecondsOpt = Annotated[
+    float,
+    number("--collect-seconds", "SECONDS", "How long a job created by `bulkdl collect` takes."),
+]
+RateLimitOpt = Annotated[
+    int | None,
+    number("--rate-limit", "N", "Enforce this many requests per minute per group (429)."),
+]
+FlakyOpt = Annotated[
+    str | None,
+    text(
+        "--flaky",
+        "FAULTS",
+        "Faults for the first attempts of every job's download, e.g. "
+        "'503,reset:20000' (also 429, stall:N:S, chunked:N, corrupt-gzip, ...).",
+    ),
+]
+ScenarioOpt = Annotated[
+    str | None,
+    text(
+        "--scenario",
+        "NAMES",
+        "Hostile but legal fleets, comma-separated: duplicate-job-ids, control-names.",
+    ),
+]
+
+
 def emulate(
-    port: Annotated[
-        int, number("--port", "PORT", "Port on 127.0.0.1 (0 picks a free one).")
-    ] = 8089,
-    groups: Annotated[int, number("--groups", "N", "Number of groups in the fleet.")] = 3,
-    jobs: Annotated[int, number("--jobs", "N", "Jobs per group (statuses cycle).")] = 6,
-    archive_kib: Annotated[
-        int, number("--archive-kib", "KIB", "Approximate size of each archive, in KiB.")
-    ] = 256,
-    collect_seconds: Annotated[
-        float,
-        number(
-            "--collect-seconds",
-            "SECONDS",
-            "How long a job created by `bulkdl collect` takes to finish.",
-        ),
-    ] = 2.0,
-    rate_limit: Annotated[
-        int | None,
-        number("--rate-limit", "N", "Enforce this many requests per minute per group (429)."),
-    ] = None,
-    flaky: Annotated[
-        str | None,
-        text(
-            "--flaky",
-            "FAULTS",
-            "Faults for the first attempts of every job's download, e.g. "
-            "'503,reset:20000' (also 429, stall:N:S, chunked:N, corrupt-gzip, ...).",
-        ),
-    ] = None,
-    scenario: Annotated[
-        str | None,
-        text(
-            "--scenario",
-            "NAMES",
-            "Hostile but legal fleets, comma-separated: duplicate-job-ids, control-names.",
-        ),
-    ] = None,
+    port: PortOpt = 8089,
+    groups: GroupCountOpt = 3,
+    jobs: JobCountOpt = 6,
+    archive_kib: ArchiveKibOpt = 256,
+    collect_seconds: CollectSecondsOpt = 2.0,
+    rate_limit: RateLimitOpt = None,
+    flaky: FlakyOpt = None,
+    scenario: ScenarioOpt = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
+    output: TableOrJsonOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Serve a Cloud Manager emulator on 127.0.0.1 for rehearsals.
 
     --json prints where it listens and its groups as one JSON line on stdout, once it is
     ready (the demo key pair is public: it works on this emulator only)."""
+    only_formats(output, "emulate", Format.TABLE, Format.JSON)
+    as_json = as_json or output is Format.JSON
     json_errors(as_json)
     import anyio
 
@@ -106,9 +125,8 @@ def emulate(
         ):
             if rate_limit is not None:
                 emu.state.set_rate_limit(rate_limit)
-            for job in fleet.all_jobs():
-                if faults:
-                    emu.state.add_download_faults(job.id, faults)
+            for job in fleet.all_jobs() if faults else ():
+                emu.state.add_download_faults(job.id, faults)
             _announce(console, emu, fleet, quiet=quiet, as_json=as_json)
             await anyio.sleep_forever()
 
@@ -151,12 +169,14 @@ def _announce(
 
 
 def demo(
-    out: Annotated[Path, text("--out", "DIR", "Where the demo archives go.")] = Path("bulkdl-demo"),
+    out: Annotated[Path, path("--out", "DIR", "Where the demo archives go.")] = Path("bulkdl-demo"),
     concurrency: ConcurrencyOpt = 4,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
+    output: FormatOpt = None,
 ) -> None:
     """Start the built-in emulator and download everything from it: the first thing to try."""
+    as_json = as_json or output is Format.JSON
     json_errors(as_json)
     from bulkdl.domain.models import group_id
     from bulkdl.emulator import DEMO_PRIVATE_KEY, DEMO_PUBLIC_KEY, demo_fleet, serve
@@ -185,7 +205,10 @@ def demo(
             )
             return await Run(settings, reporter).execute(handle_signals=True)
 
-    _, summary = finish(console, reporter, main, quiet=quiet, as_json=as_json, debug=False)
+    as_csv = output is Format.CSV
+    _, summary = finish(
+        console, reporter, main, quiet=quiet, as_json=as_json, debug=False, as_csv=as_csv
+    )
     if not quiet:
         say(console, f"archives: {out}/<groupId>/<jobId>.tar.gz; manifest: {out}/manifest.jsonl")
     raise typer.Exit(summary.exit_status)

@@ -23,6 +23,7 @@ from bulkdl.cli.options import (
     VerboseOpt,
     flag,
     number,
+    path,
     shared_options,
     text,
 )
@@ -138,7 +139,6 @@ def _run_actions(
 ) -> None:
     """Run `act`, say what was done; --json: every action, and every failure (a group that
     could not be listed, a change refused or failed) as one line in `failures`."""
-    from bulkdl.cli.listing import report_failures
     from bulkdl.run.fleet_actions import Actions
 
     console = err_console()
@@ -152,50 +152,68 @@ def _run_actions(
     interrupted = fleet.interrupted
     errors = [a for a in actions if a.error]
     every = [*failures, *(f"group {a.group_id} job {a.job_id}: {a.error}" for a in errors)]
-    if view.as_json:
-        doc = [
-            {
-                "groupId": a.group_id,
-                "jobId": a.job_id,
-                "action": a.what,
-                "done": a.done,
-                "error": a.error,
-                "attempts": a.attempts,
-            }
-            for a in actions
-        ]
-        result = {"dryRun": dry_run, "actions": doc, "failures": every}
-        if run_id is not None:
-            result["runId"] = run_id  # the runId of the manifest lines it wrote
-        sys.stdout.write(json.dumps({**result, "interrupted": interrupted}) + "\n")
+    failed = len(every)  # a group that could not be listed failed too
+    status = (
+        ExitStatus.INTERRUPTED if interrupted else ExitStatus.FAILED if failed else ExitStatus.OK
+    )
+    _print_actions(
+        view, actions, every, dry_run=dry_run, interrupted=interrupted, status=status, run_id=run_id
+    )
     for a in actions:
         if a.error:
             say(console, f"error: group {a.group_id} job {a.job_id}: {a.error}")
         elif not view.quiet or interrupted:  # after an interrupt, name every change made
             prefix = "would " if dry_run else ""
             say(console, f"{prefix}{a.what}: group {a.group_id} job {a.job_id}")
+    for line in failures:
+        say(console, f"failed: {line}")
     done = sum(1 for a in actions if a.done)
     if interrupted:
-        say(
-            console,
-            f"{verb}: interrupted; {done} done before it (named above), {len(errors)} failed, "
-            "the others not sent",
-        )
-        raise typer.Exit(ExitStatus.INTERRUPTED)
-    if not view.quiet:
+        line = f"{verb}: interrupted; {done} done before it (named above), {failed} failed, "
+        say(console, line + "the others not sent")
+    elif not view.quiet or failed:
         planned = len(actions) - len(errors)
-        say(
-            console,
-            f"{verb}: {planned} planned"
-            if dry_run
-            else f"{verb}: {done} done, {len(errors)} failed",
-        )
-    report_failures(console, failures)  # a failed change was said above, as error:
-    if errors:
-        raise typer.Exit(ExitStatus.FAILED)
+        counts = f"{planned} planned" if dry_run else f"{done} done"
+        say(console, f"{verb}: {counts}, {failed} failed")
+    raise typer.Exit(status)
 
 
-@shared_options(omit=("output",))
+def _print_actions(
+    view: Output,
+    actions: list[Action],
+    failures: list[str],
+    *,
+    dry_run: bool,
+    interrupted: bool,
+    status: ExitStatus,
+    run_id: str | None,
+) -> None:
+    """`--json` / `-o json`: one object with exitCode, every failure a line in `failures`, and
+    the runId of the manifest lines it wrote (delete --out); `-o csv`: one row per job."""
+    from bulkdl.report.output import Format, to_csv
+
+    rows = [
+        {
+            "groupId": a.group_id,
+            "jobId": a.job_id,
+            "action": a.what,
+            "done": a.done,
+            "error": a.error,
+            "attempts": a.attempts,
+        }
+        for a in actions
+    ]
+    if view.format is Format.CSV:
+        sys.stdout.write(to_csv(rows))
+    elif view.is_json:
+        doc = {"dryRun": dry_run, "actions": rows, "failures": failures}
+        if run_id is not None:
+            doc["runId"] = run_id
+        doc |= {"interrupted": interrupted, "exitCode": int(status)}
+        sys.stdout.write(json.dumps(doc) + "\n")
+
+
+@shared_options()
 def extend(
     *,
     days: Annotated[int, number("--days", "N", "New expiration: this many days from now.")],
@@ -211,7 +229,7 @@ def extend(
 
     from bulkdl.run.fleet_actions import extend_jobs
 
-    json_errors(view.as_json)
+    json_errors(view.is_json)
     settings = load_settings(conn, groups, need_out_dir=False)
     selected = job_filter(jobs, conn.debug)
     if days < 1:
@@ -227,14 +245,14 @@ def extend(
     )
 
 
-@shared_options(omit=("status", "output"))
+@shared_options(omit=("status",))
 def retry(
     *, conn: Connection, groups: Groups, jobs: Jobs, dry_run: DryRunOpt = False, view: Output
 ) -> None:
     """Retry the selected FAILURE jobs (PUT .../retry)."""
     from bulkdl.run.fleet_actions import retry_jobs
 
-    json_errors(view.as_json)
+    json_errors(view.is_json)
     settings = load_settings(conn, groups, need_out_dir=False)
     selected = job_filter(jobs, conn.debug)
     _run_actions(
@@ -252,7 +270,7 @@ YesOpt = Annotated[
 ]
 
 
-@shared_options(omit=("output",))
+@shared_options()
 def delete(
     *,
     conn: Connection,
@@ -262,7 +280,7 @@ def delete(
     yes: YesOpt = False,
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="Record each deleted job in OUT/manifest.jsonl."),
+        path("--out", "DIR", "Record each deleted job in DIR/manifest.jsonl."),
     ] = None,
     view: Output,
 ) -> None:

@@ -63,11 +63,22 @@ def number(name: str, metavar: str, help_text: str) -> Any:
 
 
 def text(name: str, metavar: str, help_text: str) -> Any:
-    """An option holding a string (or a path), with its placeholder."""
+    """An option holding a string, with its placeholder."""
     return typer.Option(name, metavar=metavar, help=help_text)
 
 
-OutOpt = Annotated[Path | None, text("--out", "DIR", "Output folder (or out_dir).")]
+def expand_home(value: Path | None) -> Path | None:
+    """`~` and `~user` as the config file reads them: the shell leaves `--out=~/x` and a
+    quoted `'~/x'` alone, and a folder literally named `~` is one `rm -rf ~` from a disaster."""
+    return value.expanduser() if value is not None else None
+
+
+def path(name: str, metavar: str, help_text: str) -> Any:
+    """An option holding a path, `~` expanded."""
+    return typer.Option(name, metavar=metavar, help=help_text, callback=expand_home)
+
+
+OutOpt = Annotated[Path | None, path("--out", "DIR", "Output folder (or out_dir).")]
 ConcurrencyOpt = Annotated[int | None, number("--concurrency", "N", "Archives streaming at once.")]
 VerboseOpt = Annotated[
     bool, flag("--verbose", "Also print one line per job that is not downloadable.", "-v")
@@ -86,7 +97,7 @@ class Connection(NamedTuple):
 
     config: Annotated[
         Path | None,
-        text(
+        path(
             "--config",
             "FILE",
             "TOML config file (default: ./bulkdl.toml when present); "
@@ -167,21 +178,39 @@ class Jobs(NamedTuple):
     ] = None
 
 
+def format_option(metavar: str = "table|json|csv") -> Any:
+    """`-o/--output`, mongocli's name; `metavar` lists what the command offers."""
+    return typer.Option(
+        "--output",
+        "-o",
+        metavar=metavar,
+        case_sensitive=False,
+        help="Output format on stdout (--json is -o json).",
+    )
+
+
+FormatOpt = Annotated[Format | None, format_option()]
+TableOrJsonOpt = Annotated[Format | None, format_option("table|json")]
+
+
+def only_formats(output: Format | None, command: str, *offered: Format) -> None:
+    """Refuse (exit 2, one line) a format the command cannot print, rather than print nothing."""
+    if output is not None and output not in offered:
+        from bulkdl.cli.failure import fail_to_start
+        from bulkdl.domain.errors import ConfigError
+
+        names = "|".join(f.value for f in offered)
+        fail_to_start(
+            ConfigError(f"{command} -o {output.value}: {command} offers -o {names}"), False
+        )
+
+
 class Output(NamedTuple):
     """What goes to stdout and stderr."""
 
     quiet: QuietOpt = False
     as_json: JsonOpt = False
-    output: Annotated[
-        Format | None,
-        typer.Option(
-            "--output",
-            "-o",
-            metavar="table|json|csv",
-            case_sensitive=False,
-            help="Output format on stdout (--json is -o json).",
-        ),
-    ] = None
+    output: FormatOpt = None
 
     @property
     def format(self) -> Format:

@@ -51,6 +51,7 @@ def run_and_exit(
         quiet=out.quiet or options.dry_run,
         as_json=out.is_json and not options.dry_run,
         debug=debug,
+        as_csv=out.format is Format.CSV and not options.dry_run,
     )
     if options.dry_run:
         print_plan(console, result, settings, out.format)

@@ -42,8 +42,8 @@ class SummaryDoc(TypedDict):
     """The end of a run."""
 
     runId: str  # also on every manifest line this run wrote
-    outDir: str | None
-    manifest: str | None  # OUT/manifest.jsonl
+    outDir: str | None  # absolute
+    manifest: str | None  # OUT/manifest.jsonl, absolute
     created: int
     createdJobs: list[CreatedDoc]  # one per group with `collect`
     downloaded: int  # replaced archives included
@@ -55,6 +55,7 @@ class SummaryDoc(TypedDict):
     elapsedSeconds: float
     throughputBytesPerSecond: int
     interrupted: bool
+    left: int  # archives queued but not finished (an interrupt's remainder)
     exitCode: int  # 0 all good, 1 some failures, 130 interrupted
     failures: list[FailureDoc]
 

@@ -65,8 +65,12 @@ class RunSummary:
     interrupted: bool = False
     failures: list[Failure] = field(default_factory=list)
     created_jobs: list[tuple[str, str]] = field(default_factory=list)  # (group id, job id)
+    results: list[JobResult] = field(default_factory=list)  # every outcome, for `-o csv`
+    queued: int = 0  # archives handed to the downloaders
+    transferred: int = 0  # of those, the ones that came to an outcome
 
     def add(self, result: JobResult) -> None:
+        self.results.append(result)
         if result.outcome is Outcome.CREATED:
             self.created += 1
             if result.job_id is not None:
@@ -93,9 +97,15 @@ class RunSummary:
     def throughput_bps(self) -> float:
         return self.bytes / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
+    @property
+    def left(self) -> int:
+        """Archives queued that this run did not finish (an interrupt's count of what is left)."""
+        return max(0, self.queued - self.transferred)
+
     def to_json(self) -> SummaryDoc:
-        out = str(self.out_dir) if self.out_dir is not None else None
-        manifest = str(self.out_dir / MANIFEST_NAME) if self.out_dir is not None else None
+        folder = self.out_dir.absolute() if self.out_dir is not None else None
+        out = str(folder) if folder is not None else None
+        manifest = str(folder / MANIFEST_NAME) if folder is not None else None
         created: list[CreatedDoc] = [{"groupId": g, "jobId": j} for g, j in self.created_jobs]
         return {
             "runId": self.run_id,
@@ -112,6 +122,7 @@ class RunSummary:
             "elapsedSeconds": round(self.elapsed_s, 3),
             "throughputBytesPerSecond": round(self.throughput_bps),
             "interrupted": self.interrupted,
+            "left": self.left,
             "exitCode": int(self.exit_status),
             "failures": [f.to_json() for f in self.failures],
         }
@@ -124,8 +135,20 @@ class RunSummary:
             f"{head}: {created}{self.downloaded} downloaded{replaced}, {self.skipped} skipped, "
             f"{self.not_downloadable} not downloadable, {self.failed} failed; "
             f"{human_bytes(self.bytes)} in {human_duration(self.elapsed_s)} "
-            f"({human_bytes(self.throughput_bps)}/s)"
+            f"({human_bytes(self.throughput_bps)}/s){self._left_part()}{self._where()}"
         )
+
+    def _left_part(self) -> str:
+        if not self.interrupted:
+            return ""
+        return f"; {self.left} archives left (run the same command again to finish)"
+
+    def _where(self) -> str:
+        """The folder and its manifest, absolute: what the SRE opens next."""
+        if self.out_dir is None:
+            return ""
+        folder = self.out_dir.absolute()
+        return f"; in {folder} (manifest {folder / MANIFEST_NAME})"
 
 
 def failure_of(result: JobResult) -> Failure:

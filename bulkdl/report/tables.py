@@ -33,7 +33,7 @@ def _window_cell(record: Mapping[str, Any]) -> str:
 JOB_COLUMNS: Final = (
     Column("group", field("groupId"), keep=True),
     Column("group name", field("groupName"), priority=6, shrink_to=12),
-    Column("job", field("id"), keep=True),
+    Column("job", field("jobId"), keep=True),
     Column("status", field("status"), keep=True),
     Column(
         "resource",
@@ -87,7 +87,8 @@ def job_json(job: Job, group_name: str | None) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "groupId": job.group_id,
         "groupName": group_name,
-        "id": job.id,
+        "jobId": job.id,  # the manifest's, the summary's and --job's name
+        "id": job.id,  # the API's (and mongocli -o json's) name, kept for scripts moving over
         "status": job.raw_status,
         "resourceType": job.resource_type,
         "resourceName": job.resource_name,

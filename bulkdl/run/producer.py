@@ -198,6 +198,7 @@ class Producer:
         unavailable = [not_downloadable(item, at) for item in listing.unavailable]
         await self.recorder.record_many(unavailable)
         if self.options.download:
+            self.recorder.summary.queued += len(listing.targets)
             for target in listing.targets:
                 self.queue.put(group, target)
         for job in listing.waiting:
@@ -271,6 +272,7 @@ class Producer:
             await self.recorder.record(not_downloadable(planned))
         elif self.options.download:
             self._space.add([planned])
+            self.recorder.summary.queued += 1
             self.queue.put(group, planned)
 
     async def _poll(self, group: GroupId, job_id: JobId, started: datetime) -> Job | None:

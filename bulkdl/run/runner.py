@@ -199,6 +199,7 @@ async def _worker(
             queue.done(group)
         with anyio.CancelScope(shield=True):  # an archive on disk always gets its line
             await recorder.record(result)
+            recorder.summary.transferred += 1
 
 
 def _peek(path: Path) -> OutDir | None:

@@ -31,7 +31,7 @@ def test_same_job_id_in_two_groups(tmp_path: Path) -> None:
         for jid in shared:
             assert (out / gid / f"{jid}.tar.gz").read_bytes() == served_archive(fleet, gid, jid)
     assert verified.exit_code == 0, verified.output
-    assert json.loads(verified.stdout) == {"checked": 4, "bad": [], "failures": []}
+    assert json.loads(verified.stdout) == {"checked": 4, "bad": [], "failures": [], "exitCode": 0}
     # The rerun skips all four: neither group's line stands for the other's.
     assert again.exit_code == 0, again.output
     summary = json.loads(again.stdout)

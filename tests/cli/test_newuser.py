@@ -1,0 +1,148 @@
+"""Issue 22, the SRE coming from mongocli: outputs that tell the whole truth (every -o works or
+is refused, counts that agree, exitCode and absolute paths in JSON), `~` in path flags."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from bulkdl.emulator import EmulatorThread, Fleet
+from bulkdl.report.schema import ManifestLine
+from tests.conftest import COLLECT, read_manifest, run_cli
+
+MISSING_GROUP = "5f00000000000000000000ff"
+
+
+def _base(emulator: EmulatorThread, fleet: Fleet) -> list[str]:
+    return ["--base-url", emulator.base_url, *(a for g in fleet.groups for a in ("--group", g))]
+
+
+def test_download_csv_is_one_row_per_job_in_the_manifests_columns(
+    tmp_path: Path, fleet: Fleet, emulator: EmulatorThread
+) -> None:
+    out = tmp_path / "out"
+    result = run_cli(["download", *_base(emulator, fleet), "--out", str(out), "-o", "csv"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert tuple(rows[0]) == tuple(ManifestLine.__annotations__)
+    manifest = read_manifest(out)
+    assert sorted(r["jobId"] for r in rows) == sorted(line["jobId"] for line in manifest)
+    by_job = {r["jobId"]: r for r in rows}
+    for line in manifest:
+        assert by_job[line["jobId"]]["outcome"] == line["outcome"]
+        assert by_job[line["jobId"]]["sha256"] == (line["sha256"] or "")
+
+
+def test_collect_and_download_csv_one_row_per_created_job(
+    tmp_path: Path, fleet: Fleet, emulator: EmulatorThread
+) -> None:
+    """A job created and then downloaded is one row: its last outcome."""
+    out = tmp_path / "out"
+    args = [*COLLECT, "--base-url", emulator.base_url, "--download", "--out", str(out)]
+    result = run_cli([*args, "-o", "csv"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert len(rows) == len(fleet.groups)
+    assert {r["outcome"] for r in rows} == {"downloaded"}
+
+
+@pytest.mark.parametrize(
+    ("command", "expect"),
+    [
+        (["verify"], 0),
+        (["groups"], 0),
+        (["list"], 0),
+        (["extend", "--days", "3", "--dry-run"], 1),  # the demo jobs are years old
+        (["retry", "--dry-run"], 0),
+        (["delete", "--dry-run"], 0),
+    ],
+)
+def test_o_json_wherever_json_is(
+    tmp_path: Path, fleet: Fleet, emulator: EmulatorThread, command: list[str], expect: int
+) -> None:
+    """`-o json` prints what `--json` prints; the fleet commands' JSON carries exitCode."""
+    if command == ["verify"]:
+        assert run_cli(["download", *_base(emulator, fleet), "--out", str(tmp_path)]).exit_code == 0
+        args = ["verify", str(tmp_path)]
+    elif command == ["groups"]:
+        args = ["groups", "--base-url", emulator.base_url]
+    else:
+        args = [*command, *_base(emulator, fleet)]
+    by_o = run_cli([*args, "-o", "json"])
+    by_flag = run_cli([*args, "--json"])
+    assert by_o.exit_code == by_flag.exit_code == expect, by_o.output
+    doc = json.loads(by_o.stdout)
+    assert type(doc) is type(json.loads(by_flag.stdout))
+    if isinstance(doc, dict):
+        assert doc["exitCode"] == expect
+
+
+def test_emulate_refuses_csv_with_exit_2() -> None:
+    result = run_cli(["emulate", "--port", "0", "-o", "csv"])
+    assert result.exit_code == 2
+    assert "emulate offers -o table|json" in result.stderr
+
+
+def test_fleet_counts_agree_with_failure_lines(fleet: Fleet, emulator: EmulatorThread) -> None:
+    """A group that cannot be listed is a failure the count includes, and JSON says exit 1."""
+    gid = next(iter(fleet.groups))
+    base = ["--base-url", emulator.base_url, "--group", gid, "--group", MISSING_GROUP]
+    for command in (["retry"], ["extend", "--days", "2"], ["delete", "--yes"]):
+        result = run_cli([*command, *base, "--dry-run", "--json"])
+        assert result.exit_code == 1, result.output
+        lines = result.stderr.splitlines()
+        assert len([ln for ln in lines if ln.startswith("failed:")]) == 1
+        errors = len([ln for ln in lines if ln.startswith(("failed:", "error:"))])
+        assert lines[-1].startswith(f"{command[0]}: ")
+        assert lines[-1].endswith(f", {errors} failed")
+        assert json.loads(result.stdout)["exitCode"] == 1
+
+
+def test_closing_line_names_folder_and_manifest_and_outdir_is_absolute(
+    tmp_path: Path, fleet: Fleet, emulator: EmulatorThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run_cli(["download", *_base(emulator, fleet), "--out", "x", "--json"])
+    assert result.exit_code == 0, result.output
+    folder = (tmp_path / "x").absolute()
+    assert result.stderr.splitlines()[-1].endswith(
+        f"; in {folder} (manifest {folder / 'manifest.jsonl'})"
+    )
+    doc = json.loads(result.stdout)
+    assert doc["outDir"] == str(folder)
+    assert doc["manifest"] == str(folder / "manifest.jsonl")
+    assert doc["left"] == 0
+
+
+def test_list_json_and_csv_name_the_job_jobid(fleet: Fleet, emulator: EmulatorThread) -> None:
+    listed = run_cli(["list", *_base(emulator, fleet), "-o", "json"])
+    ids = {j.id for jobs in fleet.groups.values() for j in jobs}
+    assert {doc["jobId"] for doc in json.loads(listed.stdout)} == ids
+    rows = csv.DictReader(
+        io.StringIO(run_cli(["list", *_base(emulator, fleet), "-o", "csv"]).stdout)
+    )
+    assert {r["jobId"] for r in rows} == ids
+
+
+@pytest.mark.parametrize("form", [["--out", "~/pulls/x"], ["--out=~/pulls/x"]])
+def test_tilde_in_out_is_home(
+    tmp_path: Path,
+    fleet: Fleet,
+    emulator: EmulatorThread,
+    monkeypatch: pytest.MonkeyPatch,
+    form: list[str],
+) -> None:
+    home, cwd = tmp_path / "home", tmp_path / "cwd"
+    home.mkdir()
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    result = run_cli(["download", *_base(emulator, fleet), *form], env={"HOME": str(home)})
+    assert result.exit_code == 0, result.output
+    assert (home / "pulls" / "x" / "manifest.jsonl").is_file()
+    assert not (cwd / "~").exists()
+    verified = run_cli(["verify", "~/pulls/x"], env={"HOME": str(home)})
+    assert verified.exit_code == 0, verified.output
