@@ -19,8 +19,8 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 import aiohttp
 import anyio
-from aiohttp.http_exceptions import HttpProcessingError
 
+from bulkdl.cloud.aiohttp_adapter import body_protocol, bytes_after_body, keep_or_close
 from bulkdl.cloud.body_watch import BodyWatch
 from bulkdl.cloud.pacing import RequestBudget
 from bulkdl.cloud.transport import Transport, network_error
@@ -365,12 +365,7 @@ class CloudManagerClient(Transport):
         here but its yield.
         With `sniff` (a body from byte 0), the first chunks are held until they prove a tar.gz.
         """
-        conn = resp.connection
-        protocol = conn.protocol if conn is not None else None  # held: released at body's end
-        if protocol is not None:
-            # Never pooled again: bytes a server sends past Content-Length would otherwise be
-            # read as the start of the next answer on this connection, whoever's it is.
-            protocol.force_close()
+        protocol = body_protocol(resp)  # held: aiohttp releases the connection at the body's end
         place = where(group, job)
         watch = (
             None
@@ -408,18 +403,21 @@ class CloudManagerClient(Transport):
                 watch.stop()
         for early in held:  # an empty body: the sink names it
             yield early
-        if protocol is not None and isinstance(protocol.exception(), HttpProcessingError):
+        if bytes_after_body(protocol):
             # aiohttp stops at Content-Length and parses what follows as the next response:
-            # a parse error there means the server sent more than it said (when those bytes
-            # came with the body's end; later ones only die with the connection). Which length
-            # was the archive's is unknowable, so this attempt fails. A server that closes the
-            # connection after a whole body (ServerDisconnectedError here) sent nothing extra.
+            # a parse error or a whole answer there means the server sent more than it said
+            # (when those bytes came with the body's end; later ones are refused by the pool).
+            # Which length was the archive's is unknowable, so this attempt fails. A server
+            # that closes the connection after a whole body sent nothing extra.
+            keep_or_close(resp, protocol)
             raise Misframed(
                 f"{place}: the server sent more than its Content-Length "
                 f"({resp.content_length} bytes) on this connection",
                 group_id=group,
                 job_id=job,
             )
+        # Kept for the next request only when framed exactly; else closed on release.
+        keep_or_close(resp, protocol)
 
 
 def is_fatal(exc: BulkdlError) -> bool:

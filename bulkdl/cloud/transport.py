@@ -17,14 +17,14 @@ import re
 import ssl
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from typing import Any, Final, Self, cast
+from typing import Any, Final, Self
 from urllib.parse import urlsplit
 
 import aiohttp
 import anyio
-from multidict import CIMultiDict, CIMultiDictProxy
 
 from bulkdl import __version__
+from bulkdl.cloud.aiohttp_adapter import DigestAuth, GuardedConnector
 from bulkdl.cloud.proxies import env_proxies, proxy_for, redact
 from bulkdl.domain.errors import (
     ApiError,
@@ -146,31 +146,6 @@ def digest_challenge(values: Iterable[str]) -> str | None:
     return None
 
 
-class _Challenge:
-    """Just what DigestAuthMiddleware reads of a 401: status, url and the one challenge."""
-
-    def __init__(self, response: aiohttp.ClientResponse, challenge: str) -> None:
-        self.status = response.status
-        self.url = response.url
-        self.headers = CIMultiDictProxy(CIMultiDict({"WWW-Authenticate": challenge}))
-
-
-class DigestAuth(aiohttp.DigestAuthMiddleware):
-    """aiohttp's DigestAuthMiddleware, answering a Digest challenge wherever it is listed.
-
-    aiohttp 3.14 reads only the first WWW-Authenticate header and gives up unless it starts
-    with `Digest`, so `Basic realm=..., Digest ...` (or a Basic header first) ended as "rejected
-    key pair". We hand it the Digest challenge alone; everything else is aiohttp's own code.
-    """
-
-    def _authenticate(self, response: aiohttp.ClientResponse) -> bool:
-        values = response.headers.getall("WWW-Authenticate", [])
-        challenge = digest_challenge(values)
-        if challenge is None or values[:1] == [challenge]:
-            return super()._authenticate(response)
-        return super()._authenticate(cast(aiohttp.ClientResponse, _Challenge(response, challenge)))
-
-
 def _ssl_setting(settings: Settings) -> ssl.SSLContext | bool:
     if settings.insecure:
         return False
@@ -199,7 +174,7 @@ class Transport:
 
     async def __aenter__(self) -> Self:
         s = self._settings
-        auth = DigestAuth(s.public_key, s.private_key.reveal())
+        auth = DigestAuth(s.public_key, s.private_key.reveal(), digest_challenge)
         self._session = aiohttp.ClientSession(
             # A body's buffer pauses the socket past 2x this: aiohttp's 64 KiB default paused
             # and resumed it after nearly every 256 KiB read (measured: ~6% more CPU per GB,
@@ -212,7 +187,8 @@ class Transport:
             timeout=aiohttp.ClientTimeout(
                 total=None, sock_connect=s.connect_timeout_s, sock_read=s.stall_timeout_s
             ),
-            connector=aiohttp.TCPConnector(limit=self._max_connections, ssl=_ssl_setting(s)),
+            # Keep-alive: a connection that received bytes while idle is never reused.
+            connector=GuardedConnector(limit=self._max_connections, ssl=_ssl_setting(s)),
             auto_decompress=False,  # bytes on disk == bytes on the wire == Content-Length
             headers={"User-Agent": f"bulkdl/{__version__}"},
             raise_for_status=False,
