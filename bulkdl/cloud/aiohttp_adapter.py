@@ -14,6 +14,7 @@ read as the next answer on that connection.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, cast
 
 import aiohttp
@@ -124,13 +125,27 @@ class DigestAuth(aiohttp.DigestAuthMiddleware):
     middleware reads (ClientResponse.headers is read-only), so `_authenticate` is overridden.
     """
 
-    def __init__(self, login: str, password: str, pick: Any) -> None:
+    def __init__(
+        self,
+        login: str,
+        password: str,
+        pick: Callable[[list[str]], str | None],
+        *,
+        on_challenge: Callable[[], None] = lambda: None,
+    ) -> None:
         super().__init__(login, password)
-        self._pick = pick  # values -> the Digest challenge among them, or None (pure)
+        self._pick = pick  # WWW-Authenticate values -> the Digest challenge, or None (pure)
+        self._on_challenge = on_challenge  # the challenge is in: others may go preemptively
 
     def _authenticate(self, response: aiohttp.ClientResponse) -> bool:
         values = response.headers.getall("WWW-Authenticate", [])
         challenge = self._pick(values)
         if challenge is None or values[:1] == [challenge]:
-            return super()._authenticate(response)
-        return super()._authenticate(cast(aiohttp.ClientResponse, _Challenge(response, challenge)))
+            retry = super()._authenticate(response)
+        else:
+            retry = super()._authenticate(
+                cast(aiohttp.ClientResponse, _Challenge(response, challenge))
+            )
+        if retry:
+            self._on_challenge()
+        return retry

@@ -25,6 +25,7 @@ import anyio
 
 from bulkdl import __version__
 from bulkdl.cloud.aiohttp_adapter import DigestAuth, GuardedConnector
+from bulkdl.cloud.priming import Primer
 from bulkdl.cloud.proxies import env_proxies, proxy_for, redact
 from bulkdl.domain.errors import (
     ApiError,
@@ -167,14 +168,15 @@ class Transport:
         if (scheme := urlsplit(settings.base_url).scheme) in self._proxies:
             check_proxy(self._proxies[scheme], f"{scheme.upper()}_PROXY")
         self._session: aiohttp.ClientSession | None = None
-        self._prime_lock = anyio.Lock()
-        self._primed = False
+        self._primer = Primer()
         self.reached = False  # True once any HTTP answer came back: the server exists
         self.requests_sent = 0
 
     async def __aenter__(self) -> Self:
         s = self._settings
-        auth = DigestAuth(s.public_key, s.private_key.reveal(), digest_challenge)
+        auth = DigestAuth(
+            s.public_key, s.private_key.reveal(), digest_challenge, on_challenge=self._primer.primed
+        )
         self._session = aiohttp.ClientSession(
             # A body's buffer pauses the socket past 2x this: aiohttp's 64 KiB default paused
             # and resumed it after nearly every 256 KiB read (measured: ~6% more CPU per GB,
@@ -214,12 +216,7 @@ class Transport:
         json_body: dict[str, Any] | None = None,
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         assert self._session is not None, "use the client as an async context manager"
-        holding = False
-        if not self._primed:
-            # The first request goes alone: it collects the digest challenge that every later
-            # request then answers preemptively, instead of N concurrent 401 round trips.
-            await self._prime_lock.acquire()
-            holding = True
+        priming = await self._primer.turn()
         try:
             self.requests_sent += 1
             proxy = self._proxy_for(url)
@@ -235,11 +232,12 @@ class Transport:
                 ) from None
             except (TimeoutError, aiohttp.ClientError) as exc:
                 raise network_error(exc, url, group=group, job=job, proxy=proxy) from None
-            self.reached = True
-            self._primed = True
-        finally:
-            if holding:
-                self._prime_lock.release()
+        except BaseException:
+            if priming:
+                self._primer.failed()
+            raise
+        self.reached = True
+        self._primer.primed()  # an answer without a challenge (or after one) primes too
         try:
             yield resp
         finally:
