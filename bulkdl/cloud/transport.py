@@ -204,7 +204,7 @@ class Transport:
                 await self._session.close()
 
     @asynccontextmanager
-    async def _request(
+    async def request(
         self,
         url: str,
         headers: dict[str, str],
@@ -243,7 +243,7 @@ class Transport:
         finally:
             resp.release()
 
-    async def _error_from(
+    async def error_from(
         self, resp: aiohttp.ClientResponse, *, group: str | None, job: str | None
     ) -> ApiError | ProxyError:
         try:
