@@ -128,7 +128,8 @@ def run_all(setup: Setup, server: Server, fixtures: list[Fixture]) -> int:
         emit_workload(fixture, done[fixture.workload.key])
     version_runs = 3 if setup.args.quick else 10
     version_wall, version_error = time_version(setup.tools[0], version_runs, setup.work)
-    goals = targets(done, version_wall, version_error)
+    groups = {fx.workload.key: fx.workload.groups for fx in fixtures}
+    goals = targets(done, version_wall, version_error, groups, conc)
     emit_targets(goals, setup.args.quick)
     result_path = (setup.args.json or setup.work / "results.json").resolve()
     write_json(
@@ -169,7 +170,7 @@ def serve_only(setup: Setup, server: Server, fixtures: list[Fixture]) -> int:
         scratch.mkdir(parents=True, exist_ok=True)
         base_url = server.ports.base_url(fx.workload)
         conc = setup.args.concurrency
-        argv, _ = prepare_command(setup.tools[0], fx, base_url, out, scratch, conc)
+        argv, _ = prepare_command(setup.tools[0], fx, base_url, out, scratch, conc, server.ca_file)
         emit(f"# {fx.workload.title} (rm -rf {out} between runs)")
         emit(shlex.join(argv))
     emit("Ctrl-C stops the server")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import ssl
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
@@ -22,11 +23,19 @@ from .workloads import WAN_DELAY_MS
 Handler = Callable[[Any], Awaitable[Any]]
 
 
-def start_fallback(work: Path, www: Path, ports: Ports, auth: str) -> Server:
+def start_fallback(
+    work: Path, www: Path, ports: Ports, auth: str, cert_chain: Path | None = None
+) -> Server:
     log = work / "access.log"
     log.write_text("")
     err = work / "emulator.log"
-    spec = {"www": str(www), "ports": [ports.plain, ports.wan], "auth": auth, "log": str(log)}
+    spec = {
+        "www": str(www),
+        "ports": [ports.plain, ports.wan],
+        "tls": [ports.tls, str(cert_chain)] if cert_chain else None,
+        "auth": auth,
+        "log": str(log),
+    }
     with err.open("wb") as errf:
         proc = subprocess.Popen(  # noqa: S603 -- this package, a fixed argv
             [sys.executable, "-m", "bulkbench.fallback", json.dumps(spec)],
@@ -35,10 +44,13 @@ def start_fallback(work: Path, www: Path, ports: Ports, auth: str) -> Server:
             cwd=Path(__file__).resolve().parent.parent,
         )
     wait_listening(ports, proc, "the fallback server", err)
+    if cert_chain:
+        wait_listening(Ports(ports.tls, ports.tls), proc, "the fallback's HTTPS port", err)
     how = "digest auth from bulkdl.emulator.digest" if auth == "digest" else "NO auth (--auth none)"
     about = (
         f"built-in fallback: aiohttp static files (sendfile), 1 process, {how}; "
         f"wan port: asyncio.sleep {WAN_DELAY_MS} ms per request"
+        + ("; HTTPS port (throwaway CA) behind the link model" if cert_chain else "")
     )
     return Server("emulator", auth, about, ports, log, proc)
 
@@ -104,13 +116,23 @@ async def serve(conf: dict[str, Any], www: Path, log: IO[str]) -> None:
     from aiohttp import web
 
     runners = []
-    for port, delay_ms in zip(conf["ports"], (0, WAN_DELAY_MS), strict=True):
+    sites: list[tuple[int, int, ssl.SSLContext | None]] = [
+        (port, delay_ms, None)
+        for port, delay_ms in zip(conf["ports"], (0, WAN_DELAY_MS), strict=True)
+    ]
+    if conf.get("tls"):
+        port, chain = conf["tls"]
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(chain)
+        sites.append((port, 0, ctx))
+    for port, delay_ms, ctx in sites:
         app = web.Application()
         handler = make_handler(www, conf["auth"], log, delay_ms / 1000)
         app.router.add_route("GET", "/{tail:.*}", handler)
+        # keepalive as long as a run: aiohttp's 75 s default, curl's and nginx's alike
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
+        await web.TCPSite(runner, "127.0.0.1", port, ssl_context=ctx, backlog=512).start()
         runners.append(runner)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)

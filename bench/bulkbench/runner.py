@@ -79,7 +79,9 @@ def run_once(tool: Tool, index: int, fixture: Fixture, plan: Plan) -> RunResult:
         shutil.rmtree(d, ignore_errors=True)
         d.mkdir(parents=True, mode=0o700)  # private, as bulkdl wants its OUT (else it warns)
     base_url = plan.server.ports.base_url(fixture.workload)
-    argv, env = prepare_command(tool, fixture, base_url, out, scratch, plan.concurrency)
+    argv, env = prepare_command(
+        tool, fixture, base_url, out, scratch, plan.concurrency, plan.server.ca_file
+    )
     os.sync()  # start from no dirty pages: the previous run's writeback must not land on us
     disk_wait = wait_disk_idle(plan.disk, plan.disk_wait_s)
     skip_traffic(plan.server)  # e.g. the wan port's check at start

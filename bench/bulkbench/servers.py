@@ -17,24 +17,33 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .workloads import Workload
+from .workloads import LINK_RTTS_MS, Workload
 
 
 @dataclass(frozen=True, slots=True)
 class Ports:
     plain: int
     wan: int
+    tls: int = 0  # the server's HTTPS port, behind the link (fallback server only)
+    links: tuple[tuple[int, int], ...] = ()  # (RTT ms, the link's port) for each RTT
 
     @classmethod
     def free(cls) -> Ports:
-        """Two ports the kernel has free (both held at once, so they differ)."""
-        with socket.socket() as a, socket.socket() as b:
-            a.bind(("127.0.0.1", 0))
-            b.bind(("127.0.0.1", 0))
-            return cls(a.getsockname()[1], b.getsockname()[1])
+        """Ports the kernel has free (all held at once, so they differ)."""
+        socks = [socket.socket() for _ in range(3 + len(LINK_RTTS_MS))]
+        try:
+            for s in socks:
+                s.bind(("127.0.0.1", 0))
+            n = [s.getsockname()[1] for s in socks]
+        finally:
+            for s in socks:
+                s.close()
+        return cls(n[0], n[1], n[2], tuple(zip(LINK_RTTS_MS, n[3:], strict=True)))
 
     def base_url(self, workload: Workload) -> str:
         """Where `workload` is served: its listings name this URL in `downloadUrl`."""
+        if workload.rtt_ms:
+            return f"https://127.0.0.1:{dict(self.links)[workload.rtt_ms]}"
         return f"http://127.0.0.1:{self.wan if workload.delay_ms else self.plain}"
 
 
@@ -47,8 +56,16 @@ class Server:
     log_path: Path
     proc: subprocess.Popen[bytes]
     log_offset: int = field(default=0)
+    # the link model (link.py) when link workloads run: its process and connection log
+    link: subprocess.Popen[bytes] | None = None
+    link_log: Path | None = None
+    link_offset: int = 0
+    ca_file: Path | None = None  # the throwaway CA the HTTPS port's certificate is from
 
     def stop(self) -> None:
+        if self.link is not None and self.link.poll() is None:
+            self.link.terminate()
+            self.link.wait(10)
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM if self.kind == "emulator" else signal.SIGQUIT)
             try:
@@ -112,6 +129,8 @@ def check_wan_delay(server: Server, delay_ms: int) -> float:
 def skip_traffic(server: Server) -> None:
     """Forget what is logged so far (the previous run's lines were awaited after it)."""
     server.log_offset = server.log_path.stat().st_size
+    if server.link_log is not None:
+        server.link_offset = server.link_log.stat().st_size
 
 
 def read_traffic(server: Server) -> Traffic:
@@ -136,13 +155,21 @@ def read_traffic(server: Server) -> Traffic:
             challenges += 1
         elif status != b"200":
             errors += 1
+    if server.link_log is not None and server.link_log.stat().st_size > server.link_offset:
+        # Through the link: count the TCP connections it accepted (one line each), which
+        # includes any connection that never carried a request.
+        with server.link_log.open("rb") as f:
+            f.seek(server.link_offset)
+            accepted = f.read()
+        server.link_offset += len(accepted)
+        return Traffic(requests, challenges, accepted.count(b"\n"), errors)
     return Traffic(requests, challenges, len(conns), errors)
 
 
 def server_cpu_s(server: Server) -> float:
     """CPU seconds used so far by the server process and its children (nginx workers)."""
     pid = server.proc.pid
-    pids = [pid]
+    pids = [pid] + ([server.link.pid] if server.link is not None else [])
     with contextlib.suppress(OSError):
         pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     total = 0

@@ -15,10 +15,12 @@ from typing import IO
 
 from .console import say
 from .fallback import start_fallback
+from .link import start_link
 from .nginx import has_njs, nginx_binary, start_nginx
-from .servers import Ports, Server, check_wan_delay
+from .servers import Ports, Server, check_wan_delay, wait_listening
+from .tlsca import make_tls
 from .tools import EQUAL, Tool, fastest_hasher
-from .workloads import CHOICES, DEFAULT, WAN_DELAY_MS, Workload, select
+from .workloads import CHOICES, DEFAULT, LINK_RATE_MBIT, WAN_DELAY_MS, Workload, select
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -148,6 +150,9 @@ def plan_setup(args: argparse.Namespace) -> Setup:
         raise SystemExit("--auth digest with nginx needs libnginx-mod-http-js (apt-get install)")
     notes: list[str] = []
     workloads = select(args.workloads, args.quick)
+    if kind == "nginx" and any(w.rtt_ms for w in workloads):
+        workloads = [w for w in workloads if not w.rtt_ms]
+        notes.append("link workloads skipped: they run on the built-in server (--server emulator)")
     if kind == "nginx" and not has_njs() and any(w.delay_ms for w in workloads):
         workloads = [w for w in workloads if not w.delay_ms]
         notes.append("wan workloads skipped: nginx needs libnginx-mod-http-js to delay requests")
@@ -179,8 +184,29 @@ def prepare_workdir(setup: Setup) -> IO[str] | None:
 def start_server(setup: Setup, ports: Ports) -> Server:
     server_dir = setup.work / f"server-{os.getpid()}"  # this invocation's config and logs
     server_dir.mkdir(exist_ok=True)
-    start = start_nginx if setup.kind == "nginx" else start_fallback
-    server = start(server_dir, setup.work / "www", ports, setup.auth)
+    www = setup.work / "www"
+    if setup.kind == "nginx":
+        server = start_nginx(server_dir, www, ports, setup.auth)
+    elif any(w.rtt_ms for w in setup.workloads):
+        tls = make_tls(server_dir / "tls")
+        server = start_fallback(server_dir, www, ports, setup.auth, tls.cert_chain)
+        server.ca_file = tls.ca
+        server.link, server.link_log = start_link(
+            server_dir, ports.links, ports.tls, LINK_RATE_MBIT
+        )
+        try:
+            for _, port in ports.links:
+                wait_listening(Ports(port, port), server.link, "the link", server_dir / "link.err")
+        except BaseException:
+            server.stop()
+            raise
+        server.description += (
+            f"; link: user-space asyncio proxy, RTT {'/'.join(str(r) for r, _ in ports.links)} ms"
+            f" (RTT/2 each way per chunk, 1 RTT before a connection's first byte), "
+            f"{LINK_RATE_MBIT} Mbit/s downstream per connection"
+        )
+    else:
+        server = start_fallback(server_dir, www, ports, setup.auth)
     if any(w.delay_ms for w in setup.workloads):
         try:
             check_wan_delay(server, WAN_DELAY_MS)

@@ -10,6 +10,10 @@ from .report import ToolSummary
 Done = dict[str, list[ToolSummary]]  # workload key -> summaries
 
 RATIOS = (  # (workload, attribute, at least, what)
+    ("link-64k", "vs_curl", 1.25, "link RTT 40 ms, 200 x 64 KiB / 4 groups: >= 1.25x curl"),
+    ("link-64k-100", "vs_curl", 1.25, "link RTT 100 ms, 200 x 64 KiB / 4 groups: >= 1.25x curl"),
+    ("link-1000", "vs_curl", 1.6, "link RTT 40 ms, 1,000 x 64 KiB / 10 groups: >= 1.6x curl"),
+    ("link-5m", "vs_curl", 0.85, "link RTT 40 ms, 20 x 5 MiB / 4 groups: >= 0.85x curl"),
     ("5m", "vs_curl", 0.9, "200 x 5 MiB: MB/s >= 0.9x curl"),
     ("512m", "vs_curl", 0.9, "4 x 512 MiB: MB/s >= 0.9x curl"),
     ("64k", "vs_curl", 1.0, "2000 x 64 KiB: files/s >= 1.0x curl"),
@@ -45,7 +49,13 @@ def _of(done: Done, key: str, tool: str = "bulkdl") -> ToolSummary | None:
     return next((s for s in done.get(key, []) if s.tool == tool), None)
 
 
-def targets(done: Done, version_wall: float | None, version_error: str | None) -> list[Target]:
+def targets(
+    done: Done,
+    version_wall: float | None,
+    version_error: str | None,
+    groups: dict[str, int] | None = None,
+    concurrency: int = 16,
+) -> list[Target]:
     out = []
     for key, attr, need, text in RATIOS:
         s = _of(done, key)
@@ -65,7 +75,25 @@ def targets(done: Done, version_wall: float | None, version_error: str | None) -
     out.append(version_target(version_wall, version_error))
     out += [cpu_per_gb(done, key, title) for key, title in CPU_PER_GB_WORKLOADS]
     out.append(worst_challenges(done))
+    out.append(link_connections(done, groups or {}, concurrency))
     return out
+
+
+def link_connections(done: Done, groups: dict[str, int], concurrency: int) -> Target:
+    """On every link workload, TCP connections per run <= concurrency + groups + 2."""
+    text = "link: TCP connections per run <= concurrency + groups + 2"
+    over = []
+    seen = 0
+    for key, n in groups.items():
+        s = _of(done, key)
+        if not key.startswith("link") or s is None or s.connections is None:
+            continue
+        seen += 1
+        if s.connections > concurrency + n + 2:
+            over.append(f"{key} {s.connections:.0f} > {concurrency + n + 2}")
+    if not seen:
+        return Target(text, "n/a", None)
+    return Target(text, "; ".join(over) or f"all {seen} within", not over)
 
 
 def worst_challenges(done: Done) -> Target:

@@ -44,13 +44,22 @@ def fastest_hasher() -> tuple[str, ...]:
 
 
 def prepare_command(
-    tool: Tool, fixture: Fixture, base_url: str, out: Path, scratch: Path, concurrency: int
+    tool: Tool,
+    fixture: Fixture,
+    base_url: str,
+    out: Path,
+    scratch: Path,
+    concurrency: int,
+    ca_file: Path | None = None,
 ) -> tuple[list[str], dict[str, str]]:
-    """argv and environment for one run of `tool` writing into `out`."""
+    """argv and environment for one run of `tool` writing into `out` (`ca_file`: the CA an
+    https base_url's certificate is from)."""
     env = dict(os.environ)
+    if not base_url.startswith("https:"):
+        ca_file = None
     if tool.kind == "bulkdl":
         env["BULKDL_PRIVATE_KEY"] = PRIVATE_KEY
-        cfg = bulkdl_config(fixture, base_url, out, scratch, concurrency)
+        cfg = bulkdl_config(fixture, base_url, out, scratch, concurrency, ca_file)
         return [*tool.argv, "download", "--config", str(cfg), "--quiet"], env
     urls = [
         (f"{base_url}{download_path(a.group, a.job)}", out / a.group / f"{a.job}.tar.gz")
@@ -59,14 +68,19 @@ def prepare_command(
     if tool.kind == "aria2c":
         return aria2_command(tool.argv, urls, out, scratch / "aria2.list", concurrency), env
     program = ("curl",) if tool.kind == "equal" else tool.argv
-    curl = curl_command(program, urls, scratch / "curl.cfg", concurrency)
+    curl = curl_command(program, urls, scratch / "curl.cfg", concurrency, ca_file)
     if tool.kind == "curl":
         return curl, env
     return ["sh", "-c", equal_script(curl, out, scratch / "sums", tool.argv)], env
 
 
 def bulkdl_config(
-    fixture: Fixture, base_url: str, out: Path, scratch: Path, concurrency: int
+    fixture: Fixture,
+    base_url: str,
+    out: Path,
+    scratch: Path,
+    concurrency: int,
+    ca_file: Path | None = None,
 ) -> Path:
     cfg = scratch / "bulkdl.toml"
     groups = ", ".join(f'"{g}"' for g in fixture.groups)
@@ -76,15 +90,20 @@ def bulkdl_config(
         f"groups = [{groups}]\n"
         f'out_dir = "{out}"\n'
         f"concurrency = {concurrency}\n"
-        f"per_group_concurrency = {concurrency}\n"
+        f"per_group_concurrency = {concurrency}\n" + (f'ca_file = "{ca_file}"\n' if ca_file else "")
     )
     return cfg
 
 
 def curl_command(
-    program: tuple[str, ...], urls: list[tuple[str, Path]], cfg: Path, concurrency: int
+    program: tuple[str, ...],
+    urls: list[tuple[str, Path]],
+    cfg: Path,
+    concurrency: int,
+    ca_file: Path | None = None,
 ) -> list[str]:
-    """curl --parallel over a config file of (url, output) pairs."""
+    """curl --parallel over a config file of (url, output) pairs; HTTP/1.1 (as bulkdl), and
+    with `ca_file` trusting that CA (HTTPS)."""
     cfg.write_text("".join(f'url = "{u}"\noutput = "{p}"\n' for u, p in urls))
     return [
         *program,
@@ -92,6 +111,8 @@ def curl_command(
         "--parallel-max",
         str(concurrency),
         "--digest",
+        "--http1.1",
+        *(("--cacert", str(ca_file)) if ca_file else ()),
         "-u",
         f"{PUBLIC_KEY}:{PRIVATE_KEY}",
         "-s",

@@ -8,6 +8,8 @@ from typing import Final
 MIB: Final = 1024 * 1024
 KIB: Final = 1024
 WAN_DELAY_MS: Final = 40  # the `wan` server spends this long on every request, 401s included
+LINK_RTTS_MS: Final = (40, 100)  # the link model's round-trip times (link.py)
+LINK_RATE_MBIT: Final = 200  # the link's downstream rate per TCP connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +21,7 @@ class Workload:
     size: int  # bytes of archive payload per job (0 for listing)
     groups: int
     delay_ms: int = 0  # server delay per request: the `wan` workloads
+    rtt_ms: int = 0  # over HTTPS through the link model with this round trip (link.py)
 
     @property
     def name(self) -> str:
@@ -28,7 +31,7 @@ class Workload:
     @property
     def equal_guarantees(self) -> bool:
         """Whether the curl + sync + sha256sum peer runs here (the three loopback downloads)."""
-        return self.kind == "download" and not self.delay_ms
+        return self.kind == "download" and not self.delay_ms and not self.rtt_ms
 
 
 def _catalogue(quick: bool) -> dict[str, Workload]:
@@ -38,7 +41,12 @@ def _catalogue(quick: bool) -> dict[str, Workload]:
         return small if quick else full
 
     wan = WAN_DELAY_MS
+    k64 = 64 * KIB
     workloads = (
+        Workload("link-64k", "", "download", pick(200, 8), k64, pick(4, 2), rtt_ms=40),
+        Workload("link-64k-100", "", "download", pick(200, 8), k64, pick(4, 2), rtt_ms=100),
+        Workload("link-1000", "", "download", pick(1000, 12), k64, pick(10, 3), rtt_ms=40),
+        Workload("link-5m", "", "download", pick(20, 2), pick(5, 1) * MIB, pick(4, 2), rtt_ms=40),
         Workload("5m", "", "download", pick(200, 4), pick(5, 1) * MIB, pick(10, 2)),
         Workload("64k", "", "download", pick(2000, 10), 64 * KIB, pick(20, 2)),
         Workload("512m", "", "download", pick(4, 1), pick(512, 4) * MIB, 1),
@@ -54,16 +62,24 @@ def _titled(w: Workload, prefix: str) -> Workload:
         what = f"listing {w.jobs:,} jobs / {w.groups} groups"
     else:
         size = f"{w.size // MIB} MiB" if w.size >= MIB else f"{w.size // KIB} KiB"
-        what = f"{w.jobs} x {size}" + (f" over {w.groups} groups" if w.delay_ms else "")
+        over = w.delay_ms or w.rtt_ms
+        what = f"{w.jobs:,} x {size}" + (f" over {w.groups} groups" if over else "")
     wan = f"wan ({w.delay_ms} ms per request): " if w.delay_ms else ""
-    return Workload(w.key, prefix + wan + what, w.kind, w.jobs, w.size, w.groups, w.delay_ms)
+    if w.rtt_ms:
+        wan = f"link (HTTPS, RTT {w.rtt_ms} ms, {LINK_RATE_MBIT} Mbit/s a connection): "
+    return Workload(
+        w.key, prefix + wan + what, w.kind, w.jobs, w.size, w.groups, w.delay_ms, w.rtt_ms
+    )
 
 
 FULL: Final = _catalogue(quick=False)
 QUICK: Final = _catalogue(quick=True)
-ALIASES: Final = {"wan": ("wan-64k", "wan-5m")}
+ALIASES: Final = {
+    "wan": ("wan-64k", "wan-5m"),
+    "link": ("link-64k", "link-64k-100", "link-1000", "link-5m"),
+}
 CHOICES: Final = sorted([*FULL, *ALIASES])
-DEFAULT: Final = ("5m", "64k", "512m", "list", "wan")
+DEFAULT: Final = ("link", "5m", "64k", "512m", "list", "wan")
 
 
 def select(keys: list[str], quick: bool) -> list[Workload]:

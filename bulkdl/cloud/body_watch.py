@@ -15,6 +15,7 @@ from typing import Final
 
 import aiohttp
 
+from bulkdl.cloud.aiohttp_adapter import ResponseHandler, reading, stop_read_timer
 from bulkdl.domain.errors import TooSlow
 from bulkdl.domain.rate_floor import RateFloor
 from bulkdl.settings.load import Settings
@@ -28,7 +29,7 @@ class BodyWatch:
 
     def __init__(
         self,
-        protocol: aiohttp.client_proto.ResponseHandler,
+        protocol: ResponseHandler,
         content: aiohttp.StreamReader,
         settings: Settings,
         *,
@@ -37,7 +38,7 @@ class BodyWatch:
         job: str,
     ) -> None:
         self._loop = asyncio.get_running_loop()
-        self._transport = protocol.transport
+        self._protocol = protocol
         self._content = content
         self._settings = settings
         self._where, self._group, self._job = where, group, job
@@ -45,8 +46,7 @@ class BodyWatch:
         self._floor = RateFloor(settings.min_rate_bytes_s, settings.min_rate_window_s, now)
         self._seen, self._moved_at = content.total_bytes, now
         self._period = min(settings.stall_timeout_s / CHECKS_PER_STALL, MAX_PERIOD_S)
-        # From the next chunk on, aiohttp arms no timer per chunk (its setter, public API).
-        protocol.read_timeout = None
+        stop_read_timer(protocol)  # from the next chunk on, no loop timer per chunk
         self._timer = self._loop.call_later(self._period, self._check)
 
     def _check(self) -> None:
@@ -76,7 +76,7 @@ class BodyWatch:
         self._timer = self._loop.call_later(self._period, self._check)
 
     def _reading(self) -> bool:
-        return self._transport is None or self._transport.is_reading()
+        return reading(self._protocol)
 
     def stop(self) -> None:
         self._timer.cancel()

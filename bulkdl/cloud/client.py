@@ -1,39 +1,30 @@
 """The Cloud Manager / Ops Manager public API v1.0, as bulkdl uses it: its endpoints.
 
 How requests travel (session, Digest auth, TLS, proxies) and how error answers become bulkdl
-errors is transport.py's; this module names the resources, follows pagination, parses answers
-into models, and streams archive bodies. What a body must prove before the sink sees it
-(sniff.py, bodywatch.py): a non-HTML, non-JSON Content-Type, a tar header at its start, a pace
-above the minimum rate, and no bytes past its Content-Length.
+errors is transport.py's; this module names the resources, follows pagination and parses
+answers into models. An archive's body, and what it must prove before the sink sees it, is
+download.py's.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Any, Final
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Final, Self
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import aiohttp
 import anyio
-from aiohttp.http_exceptions import HttpProcessingError
 
-from bulkdl.cloud.body_watch import BodyWatch
+from bulkdl.cloud.download import Body, open_download
 from bulkdl.cloud.pacing import RequestBudget
 from bulkdl.cloud.transport import Transport, network_error
-from bulkdl.domain.archive_head import NotArchive, TarGzSniffer, refused_content_type
 from bulkdl.domain.errors import (
     ApiError,
     AuthError,
     BulkdlError,
-    Misframed,
-    NotAnArchive,
     ProtocolError,
     ProxyError,
-    ResumeRejected,
     where,
 )
 from bulkdl.domain.models import (
@@ -53,31 +44,6 @@ from bulkdl.settings.load import Settings
 
 ITEMS_PER_PAGE: Final = 500  # the documented maximum
 MAX_PAGES: Final = 10_000  # 5 million jobs: a bound, so a misbehaving server cannot loop us
-
-
-@dataclass(frozen=True, slots=True)
-class Body:
-    """An archive response being streamed.
-
-    `start` is the archive offset of the first chunk (0, or the Range start the server
-    honoured); `total_length` the whole archive's size when the server said it.
-    """
-
-    start: int
-    total_length: int | None
-    validator: str | None  # ETag or Last-Modified, for If-Range on a later resume
-    chunks: AsyncIterator[bytes]
-
-
-_CONTENT_RANGE: Final = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
-
-
-def parse_content_range(value: str | None) -> tuple[int, int | None] | None:
-    """`bytes 100-199/200` -> (100, 200); None when absent or malformed (pure)."""
-    if value is None or not (m := _CONTENT_RANGE.fullmatch(value.strip())):
-        return None
-    total = None if m.group(3) == "*" else int(m.group(3))
-    return int(m.group(1)), total
 
 
 def is_range_format_error(exc: ApiError) -> bool:
@@ -119,8 +85,9 @@ def follow_next(base_url: str, page_url: str, href: str) -> str:
     )
 
 
-class CloudManagerClient(Transport):
-    """The API's log-collection and group endpoints, over one run's Transport."""
+class CloudManagerClient:
+    """The API's log-collection and group endpoints, over one run's Transport (held, not
+    inherited: how requests travel is the transport's; what they ask for is this class's)."""
 
     def __init__(
         self,
@@ -129,7 +96,8 @@ class CloudManagerClient(Transport):
         max_connections: int,
         budget: RequestBudget | None = None,
     ) -> None:
-        super().__init__(settings, max_connections=max_connections)
+        self._settings = settings
+        self._transport = Transport(settings, max_connections=max_connections)
         self._budget = budget  # paces API calls (not archive bodies) per group
         # API calls in flight at once (listings, polls, creations), whatever the group: taken
         # only after the group's budget allows the call, so a paced group holds no slot.
@@ -138,6 +106,31 @@ class CloudManagerClient(Transport):
         self.date_form = DateForm.ISO
         self._date_form_known = False
         self._date_form_lock = anyio.Lock()
+
+    async def __aenter__(self) -> Self:
+        await self._transport.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._transport.__aexit__(*exc)
+
+    @property
+    def reached(self) -> bool:
+        """Whether any HTTP answer came back: the server exists."""
+        return self._transport.reached
+
+    @property
+    def requests_sent(self) -> int:
+        return self._transport.requests_sent
+
+    def open_download(
+        self, job: Job, *, resume_from: int = 0, validator: str | None = None
+    ) -> AbstractAsyncContextManager[Body]:
+        """Start streaming one archive (download.py); raises ApiError/NetworkError before the
+        first byte."""
+        return open_download(
+            self._transport, self._settings, job, resume_from=resume_from, validator=validator
+        )
 
     async def list_jobs(
         self, group: GroupId, *, verbose: bool = False
@@ -262,54 +255,6 @@ class CloudManagerClient(Transport):
                 )
         return items
 
-    @asynccontextmanager
-    async def open_download(
-        self, job: Job, *, resume_from: int = 0, validator: str | None = None
-    ) -> AsyncIterator[Body]:
-        """Start streaming one archive; raises ApiError/NetworkError before the first byte.
-
-        With resume_from > 0 and a validator from the earlier answer, asks for the rest (`Range`
-        with `If-Range`): a changed archive then comes whole. Without a validator nothing could
-        tell a changed archive from the same one, so the body starts over at byte 0. A server
-        that ignores Range answers 200 and the body starts at 0 too.
-        """
-        url = f"{self._settings.api_url}/groups/{job.group_id}/logCollectionJobs/{job.id}/download"
-        headers = {"Accept": "application/gzip", "Accept-Encoding": "identity"}
-        if resume_from > 0 and validator is not None:
-            headers["Range"] = f"bytes={resume_from}-"
-            headers["If-Range"] = validator
-        place = where(job.group_id, job.id)
-        async with self._request(url, headers, group=job.group_id, job=job.id) as resp:
-            if resp.status not in (200, 206) or (resp.status == 206 and "Range" not in headers):
-                raise await self._error_from(resp, group=job.group_id, job=job.id)
-            content_type = resp.headers.get("Content-Type", "")
-            if (instead := refused_content_type(content_type)) is not None:
-                shown = "".join(c for c in content_type[:80] if c.isprintable())  # server text
-                raise NotAnArchive(
-                    f"{place}: the server answered {instead} ({shown}), not a gzip "
-                    "archive (a proxy or login page?)",
-                    group_id=job.group_id,
-                    job_id=job.id,
-                )
-            start, total = 0, resp.content_length
-            if resp.status == 206:
-                parsed = parse_content_range(resp.headers.get("Content-Range"))
-                if parsed is None or parsed[0] != resume_from:
-                    # Misplaced bytes would corrupt the file: start over from byte 0.
-                    raise ResumeRejected(
-                        f"{place}: resume answered with "
-                        f"Content-Range {resp.headers.get('Content-Range')!r}",
-                        group_id=job.group_id,
-                        job_id=job.id,
-                    )
-                start, total = parsed
-            yield Body(
-                start=start,
-                total_length=total,
-                validator=resp.headers.get("ETag") or resp.headers.get("Last-Modified"),
-                chunks=self._chunks(resp, job.group_id, job.id, sniff=start == 0),
-            )
-
     async def _call_json(
         self,
         method: str,
@@ -329,12 +274,12 @@ class CloudManagerClient(Transport):
         headers = {"Accept": "application/json"}
         async with (
             self._calls,
-            self._request(
+            self._transport.request(
                 url, headers, group=group, job=job, params=params, method=method, json_body=body
             ) as resp,
         ):
             if not 200 <= resp.status < 300:
-                raise await self._error_from(resp, group=group, job=job)
+                raise await self._transport.error_from(resp, group=group, job=job)
             try:
                 raw = await resp.read()
             except (TimeoutError, aiohttp.ClientError) as exc:
@@ -353,73 +298,6 @@ class CloudManagerClient(Transport):
         if not isinstance(doc, dict):
             raise ProtocolError(f"{place}: the {what} is not a JSON object", group_id=group)
         return doc
-
-    async def _chunks(
-        self, resp: aiohttp.ClientResponse, group: str, job: str, *, sniff: bool
-    ) -> AsyncIterator[bytes]:
-        """The body as it arrives, failed (retryably) when too slow or longer than it said.
-
-        One generator for the whole receive path: every layer would cost a resume per chunk.
-        Chunks are aiohttp's buffers as they came off the socket, never joined; the minimum
-        rate and the stall timeout are judged by a timer (bodywatch.py), so a chunk costs nothing
-        here but its yield.
-        With `sniff` (a body from byte 0), the first chunks are held until they prove a tar.gz.
-        """
-        conn = resp.connection
-        protocol = conn.protocol if conn is not None else None  # held: released at body's end
-        if protocol is not None:
-            # Never pooled again: bytes a server sends past Content-Length would otherwise be
-            # read as the start of the next answer on this connection, whoever's it is.
-            protocol.force_close()
-        place = where(group, job)
-        watch = (
-            None
-            if protocol is None  # the whole body is in already
-            else BodyWatch(
-                protocol, resp.content, self._settings, where=place, group=group, job=job
-            )
-        )
-        sniffer = TarGzSniffer() if sniff else None
-        held: list[bytes] = []
-        try:
-            async for chunk, _ in resp.content.iter_chunks():
-                if not chunk:  # the end of an HTTP chunk (chunked transfer encoding)
-                    continue
-                if sniffer is None:
-                    yield chunk
-                    continue
-                sniffer.feed(chunk)
-                held.append(chunk)
-                if sniffer.done:
-                    sniffer = None
-                    for early in held:
-                        yield early
-                    held = []
-            if sniffer is not None:
-                sniffer.end()
-        except NotArchive as exc:
-            raise NotAnArchive(
-                f"{place}: the server sent something that is {exc}", group_id=group, job_id=job
-            ) from None
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise network_error(exc, str(resp.url), group=group, job=job) from None
-        finally:
-            if watch is not None:
-                watch.stop()
-        for early in held:  # an empty body: the sink names it
-            yield early
-        if protocol is not None and isinstance(protocol.exception(), HttpProcessingError):
-            # aiohttp stops at Content-Length and parses what follows as the next response:
-            # a parse error there means the server sent more than it said (when those bytes
-            # came with the body's end; later ones only die with the connection). Which length
-            # was the archive's is unknowable, so this attempt fails. A server that closes the
-            # connection after a whole body (ServerDisconnectedError here) sent nothing extra.
-            raise Misframed(
-                f"{place}: the server sent more than its Content-Length "
-                f"({resp.content_length} bytes) on this connection",
-                group_id=group,
-                job_id=job,
-            )
 
 
 def is_fatal(exc: BulkdlError) -> bool:

@@ -17,14 +17,15 @@ import re
 import ssl
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from typing import Any, Final, Self, cast
+from typing import Any, Final, Self
 from urllib.parse import urlsplit
 
 import aiohttp
 import anyio
-from multidict import CIMultiDict, CIMultiDictProxy
 
 from bulkdl import __version__
+from bulkdl.cloud.aiohttp_adapter import DigestAuth, GuardedConnector
+from bulkdl.cloud.priming import Primer
 from bulkdl.cloud.proxies import env_proxies, proxy_for, redact
 from bulkdl.domain.errors import (
     ApiError,
@@ -146,31 +147,6 @@ def digest_challenge(values: Iterable[str]) -> str | None:
     return None
 
 
-class _Challenge:
-    """Just what DigestAuthMiddleware reads of a 401: status, url and the one challenge."""
-
-    def __init__(self, response: aiohttp.ClientResponse, challenge: str) -> None:
-        self.status = response.status
-        self.url = response.url
-        self.headers = CIMultiDictProxy(CIMultiDict({"WWW-Authenticate": challenge}))
-
-
-class DigestAuth(aiohttp.DigestAuthMiddleware):
-    """aiohttp's DigestAuthMiddleware, answering a Digest challenge wherever it is listed.
-
-    aiohttp 3.14 reads only the first WWW-Authenticate header and gives up unless it starts
-    with `Digest`, so `Basic realm=..., Digest ...` (or a Basic header first) ended as "rejected
-    key pair". We hand it the Digest challenge alone; everything else is aiohttp's own code.
-    """
-
-    def _authenticate(self, response: aiohttp.ClientResponse) -> bool:
-        values = response.headers.getall("WWW-Authenticate", [])
-        challenge = digest_challenge(values)
-        if challenge is None or values[:1] == [challenge]:
-            return super()._authenticate(response)
-        return super()._authenticate(cast(aiohttp.ClientResponse, _Challenge(response, challenge)))
-
-
 def _ssl_setting(settings: Settings) -> ssl.SSLContext | bool:
     if settings.insecure:
         return False
@@ -192,14 +168,15 @@ class Transport:
         if (scheme := urlsplit(settings.base_url).scheme) in self._proxies:
             check_proxy(self._proxies[scheme], f"{scheme.upper()}_PROXY")
         self._session: aiohttp.ClientSession | None = None
-        self._prime_lock = anyio.Lock()
-        self._primed = False
+        self._primer = Primer()
         self.reached = False  # True once any HTTP answer came back: the server exists
         self.requests_sent = 0
 
     async def __aenter__(self) -> Self:
         s = self._settings
-        auth = DigestAuth(s.public_key, s.private_key.reveal())
+        auth = DigestAuth(
+            s.public_key, s.private_key.reveal(), digest_challenge, on_challenge=self._primer.primed
+        )
         self._session = aiohttp.ClientSession(
             # A body's buffer pauses the socket past 2x this: aiohttp's 64 KiB default paused
             # and resumed it after nearly every 256 KiB read (measured: ~6% more CPU per GB,
@@ -212,7 +189,8 @@ class Transport:
             timeout=aiohttp.ClientTimeout(
                 total=None, sock_connect=s.connect_timeout_s, sock_read=s.stall_timeout_s
             ),
-            connector=aiohttp.TCPConnector(limit=self._max_connections, ssl=_ssl_setting(s)),
+            # Keep-alive: a connection that received bytes while idle is never reused.
+            connector=GuardedConnector(limit=self._max_connections, ssl=_ssl_setting(s)),
             auto_decompress=False,  # bytes on disk == bytes on the wire == Content-Length
             headers={"User-Agent": f"bulkdl/{__version__}"},
             raise_for_status=False,
@@ -226,7 +204,7 @@ class Transport:
                 await self._session.close()
 
     @asynccontextmanager
-    async def _request(
+    async def request(
         self,
         url: str,
         headers: dict[str, str],
@@ -238,12 +216,7 @@ class Transport:
         json_body: dict[str, Any] | None = None,
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         assert self._session is not None, "use the client as an async context manager"
-        holding = False
-        if not self._primed:
-            # The first request goes alone: it collects the digest challenge that every later
-            # request then answers preemptively, instead of N concurrent 401 round trips.
-            await self._prime_lock.acquire()
-            holding = True
+        priming = await self._primer.turn()
         try:
             self.requests_sent += 1
             proxy = self._proxy_for(url)
@@ -264,17 +237,18 @@ class Transport:
                 ) from None
             except (TimeoutError, aiohttp.ClientError) as exc:
                 raise network_error(exc, url, group=group, job=job, proxy=proxy) from None
-            self.reached = True
-            self._primed = True
-        finally:
-            if holding:
-                self._prime_lock.release()
+        except BaseException:
+            if priming:
+                self._primer.failed()
+            raise
+        self.reached = True
+        self._primer.primed()  # an answer without a challenge (or after one) primes too
         try:
             yield resp
         finally:
             resp.release()
 
-    async def _error_from(
+    async def error_from(
         self, resp: aiohttp.ClientResponse, *, group: str | None, job: str | None
     ) -> ApiError | ProxyError:
         try:
