@@ -17,6 +17,7 @@ TAR_BLOCK: Final = 512
 USTAR_AT: Final = 257
 USTAR: Final = b"ustar"
 FEED_STEP: Final = 4096  # compressed bytes inflated per step while looking for the header
+_SHOWN: Final = 16  # first bytes of a body named when it is not gzip
 
 
 class NotArchive(ValueError):
@@ -37,7 +38,8 @@ def refused_content_type(value: str | None) -> str | None:
 
 
 class TarGzSniffer:
-    """Fed the body's first chunks until it can tell; raises NotArchive as soon as it knows."""
+    """Fed the body's first chunks until it can tell; raises NotArchive once it knows (a body
+    that is not gzip once its first 16 bytes are in, to name them whatever the chunking)."""
 
     def __init__(self) -> None:
         self._inflate = zlib.decompressobj(31)  # 31: gzip wrapper required
@@ -49,10 +51,12 @@ class TarGzSniffer:
         """Look at the next chunk of the body (a no-op once `done`)."""
         if self.done:
             return
-        if len(self._start) < 16:
-            self._start += chunk[: 16 - len(self._start)]
+        if len(self._start) < _SHOWN:
+            self._start += chunk[: _SHOWN - len(self._start)]
         if not self._start.startswith(GZIP_MAGIC[: len(self._start)]):
-            raise NotArchive(f"not a gzip archive (it starts with {self._start!r})")
+            if len(self._start) < _SHOWN:
+                return  # refused: first gather what to show, whatever the chunking (or end())
+            raise self._not_gzip()
         view = memoryview(chunk)
         try:
             # A few KiB at a time, never the whole chunk: inflating stops at the tar header,
@@ -77,4 +81,9 @@ class TarGzSniffer:
         """The body ended: it must have shown a tar header by now (an empty body is let through
         for the sink to name)."""
         if not self.done and self._start:
+            if not self._start.startswith(GZIP_MAGIC[: len(self._start)]):
+                raise self._not_gzip()
             raise NotArchive("the body ended before a whole tar header arrived")
+
+    def _not_gzip(self) -> NotArchive:
+        return NotArchive(f"not a gzip archive (it starts with {self._start!r})")

@@ -163,13 +163,14 @@ def parse_previous(text: str) -> Previous:
             continue
         job = doc["jobId"]
         group = _opt(doc, "groupId", str) or ""
-        if doc.get("outcome") == Outcome.CREATED.value:
+        outcome = _opt(doc, "outcome", str)  # any JSON may stand there: a list is unhashable
+        if outcome == Outcome.CREATED.value:
             fingerprint = doc.get("requestSha256")
             if isinstance(fingerprint, str) and is_object_id(job):
                 recorded.created.setdefault(group, []).append(Created(JobId(job), fingerprint))
         elif (
-            doc.get("outcome") in _ARCHIVE_OUTCOMES
-            and isinstance(doc.get("bytes"), int)
+            outcome in _ARCHIVE_OUTCOMES
+            and _opt(doc, "bytes", int) is not None
             and isinstance(doc.get("sha256"), str)
             and isinstance(doc.get("path"), str)
         ):

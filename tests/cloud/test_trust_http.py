@@ -184,8 +184,12 @@ def test_sniffer_reads_only_the_start() -> None:
         sniffer.feed(archive[i : i + 1])
     sniffer.feed(archive[40:4096])
     assert sniffer.done
-    with pytest.raises(NotArchive, match="not a gzip archive"):
-        TarGzSniffer().feed(b"<html>")
+    page = TarGzSniffer()
+    page.feed(b"<html>")  # fewer than 16 bytes: refused at the end, naming all of them
+    with pytest.raises(NotArchive, match=r"not a gzip archive \(it starts with b'<html>'\)"):
+        page.end()
+    with pytest.raises(NotArchive, match=r"starts with b'<html><body>Sign'\)"):
+        TarGzSniffer().feed(b"<html><body>Sign in")
     short = TarGzSniffer()
     short.feed(archive[:5])
     with pytest.raises(NotArchive, match="before a whole tar header"):
