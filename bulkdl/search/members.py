@@ -56,7 +56,7 @@ def classify(name: str) -> Member:
     if kind is None:
         kind = next((k for prefix, k in _BY_FILE if base.startswith(prefix)), "other")
     rotated = None
-    if m := _ROTATED.search(base):
+    if m := _ROTATED.search(parts[-1] if parts else ""):
         try:
             when = datetime.fromisoformat(f"{m[1]}T{m[2]}:{m[3]}:{m[4]}").replace(tzinfo=UTC)
             rotated = int(when.timestamp() * 1000)
