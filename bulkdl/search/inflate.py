@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from types import ModuleType
 from typing import Any, Final
 
-BLOCK: Final = 2 * 1024 * 1024  # inflated bytes per block: big enough that per-block work is noise
+BLOCK: Final = 1024 * 1024  # inflated bytes per block: per-block Python work is noise
 READ: Final = 256 * 1024  # compressed bytes read at a time
 _GZIP: Final = 16 + zlib.MAX_WBITS
 

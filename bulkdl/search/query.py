@@ -10,8 +10,11 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 from functools import cached_property
+from typing import Final
 
 from bulkdl.domain.errors import ConfigError
+
+_REGEX_SYNTAX: Final = frozenset(b".^$*+?{}[]\\|()")
 
 
 class Mode(Enum):
@@ -51,6 +54,16 @@ class Query:
         except re.error as exc:
             shown = self.pattern.decode("utf-8", "backslashreplace")
             raise ConfigError(f"invalid regular expression {shown!r}: {exc}") from None
+
+    @cached_property
+    def literal(self) -> bytes | None:
+        """The pattern as a plain string to find, when it is one (case-sensitive, no regex
+        syntax, no newline): bytes.find then does the work."""
+        if self.ignore_case or not self.pattern or b"\n" in self.pattern:
+            return None
+        if self.fixed or not any(c in _REGEX_SYNTAX for c in self.pattern):
+            return self.pattern
+        return None
 
     @property
     def windowed(self) -> bool:

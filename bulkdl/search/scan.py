@@ -52,57 +52,67 @@ class Tally:
             self.hits.append(hit)
 
 
-def line_blocks(blocks: Iterable[bytes]) -> Iterator[bytes]:
-    """Re-cut blocks so each ends with a newline (a last line without one gets one)."""
+Span = tuple[bytes, int, int]  # buf[lo:hi] is whole lines, the last ending at hi - 1
+
+
+def line_blocks(blocks: Iterable[bytes]) -> Iterator[Span]:
+    """Spans of whole lines over the blocks, without copying them: only a line cut by a block
+    edge is glued into a small block of its own. A last line without a newline gets one."""
     carry = b""
     for block in blocks:
         cut = block.rfind(b"\n")
-        if cut < 0 and len(carry) + len(block) < _NO_NEWLINE_LIMIT:
-            carry += block
-            continue
         if cut < 0:
-            cut = len(block) - 1
-        if cut == len(block) - 1:
-            yield carry + block if carry else block
-            carry = b""
-        else:
-            yield carry + block[: cut + 1]
-            carry = block[cut + 1 :]
+            carry += block
+            if len(carry) >= _NO_NEWLINE_LIMIT:  # no newline for 64 MiB: search it as it is
+                yield carry + b"\n", 0, len(carry) + 1
+                carry = b""
+            continue
+        lo = 0
+        if carry:
+            lo = block.find(b"\n") + 1
+            glued = carry + block[:lo]
+            yield glued, 0, len(glued)
+        if lo <= cut:
+            yield block, lo, cut + 1
+        carry = block[cut + 1 :]
     if carry:
-        yield carry + b"\n"
+        yield carry + b"\n", 0, len(carry) + 1
 
 
 def scan(blocks: Iterable[bytes], q: Query) -> Tally:
     """Search a text member's blocks; stops early when the Tally says it is done."""
     tally = Tally()
     keep = q.mode is Mode.LINES
-    for block in line_blocks(blocks):
-        _scan_block(block, tally, q, keep)
+    for span in line_blocks(blocks):
+        _scan_block(span, tally, q, keep)
         if tally.done:
             break  # the archive's reader passes over the rest without looking at it
-        tally.lines_read += block.count(b"\n")
+        buf, lo, hi = span
+        tally.lines_read += buf.count(b"\n", lo, hi)
     return tally
 
 
-def _outside(block: bytes, tally: Tally, q: Query) -> bool:
-    """Whether the block lies wholly before the window (or wholly after: then done)."""
+def _outside(span: Span, tally: Tally, q: Query) -> bool:
+    """Whether the span lies wholly before the window (or wholly after: then done)."""
+    buf, lo, hi = span
     if q.from_ms is not None:
-        last = line_time(block[block.rfind(b"\n", 0, len(block) - 1) + 1 :])
+        start = (buf.rfind(b"\n", lo, hi - 1) + 1) or lo
+        last = line_time(buf[start : start + 256])
         if last is not None and last < q.from_ms:
             return True
     if q.to_ms is not None:
-        first = line_time(block)
+        first = line_time(buf[lo : lo + 256])
         if first is not None and first > q.to_ms:
             tally.done = True
             return True
     return False
 
 
-def _scan_block(block: bytes, tally: Tally, q: Query, keep: bool) -> None:
-    if q.windowed and _outside(block, tally, q):
+def _scan_block(span: Span, tally: Tally, q: Query, keep: bool) -> None:
+    if q.windowed and _outside(span, tally, q):
         return
     base = tally.lines_read + 1
-    for lineno, text in _candidates(block, base, q):
+    for lineno, text in _candidates(span, base, q):
         hit = _accept(lineno, text, q, tally)
         if hit is not None:
             tally.add(hit, keep)
@@ -112,27 +122,37 @@ def _scan_block(block: bytes, tally: Tally, q: Query, keep: bool) -> None:
             return
 
 
-def _candidates(block: bytes, base: int, q: Query) -> Iterator[tuple[int, bytes]]:
+def _candidates(span: Span, base: int, q: Query) -> Iterator[tuple[int, bytes]]:
     """(line number, line) of each line the pattern selects, in order."""
+    buf, lo, hi = span
     rx = q.regex
     if q.invert or q.matches_every_line:
-        for i, text in enumerate(block[:-1].split(b"\n")):
+        for i, text in enumerate(buf[lo : hi - 1].split(b"\n")):
             if q.matches_every_line or rx.search(text) is None:
                 yield base + i, text
         return
-    pos = counted = 0
+    literal = q.literal
+    pos = counted = lo
     lineno = base
-    end_of_block = len(block)
-    while pos < end_of_block and (m := rx.search(block, pos)) is not None:
-        start = block.rfind(b"\n", 0, m.start()) + 1
-        end = block.find(b"\n", m.start())
-        if m.end() > end and rx.search(block, start, end) is None:
-            # the match ran over a newline (`\s`, `[^x]`): it is not one on this line alone
-            pos = end + 1
+    while pos < hi:
+        if literal is not None:  # bytes.find: several times faster than re on a plain string
+            at = buf.find(literal, pos, hi)
+            if at < 0:
+                return
+            reach = at
+        else:
+            m = rx.search(buf, pos, hi)
+            if m is None:
+                return
+            at, reach = m.start(), m.end()
+        start = (buf.rfind(b"\n", lo, at) + 1) or lo
+        end = buf.find(b"\n", at, hi)
+        if reach > end and rx.search(buf, start, end) is None:
+            pos = end + 1  # the match ran over a newline (`\s`, `[^x]`): not on this line
             continue
-        lineno += block.count(b"\n", counted, start)
+        lineno += buf.count(b"\n", counted, start)
         counted = start
-        yield lineno, block[start:end]
+        yield lineno, buf[start:end]
         pos = end + 1
 
 

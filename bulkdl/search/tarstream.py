@@ -18,21 +18,28 @@ _REGULAR: Final = frozenset({b"0", b"\0", b"7"})
 
 
 class ByteSource:
-    """Exact-size reads and pass-through streams over an iterator of byte blocks."""
+    """Exact-size reads and pass-through streams over an iterator of byte blocks.
+
+    Keeps an offset into the current block instead of slicing off what was read: a 512-byte
+    header taken from a 2 MiB block must not copy the other 2 MiB.
+    """
 
     def __init__(self, blocks: Iterable[bytes]) -> None:
         self._blocks = iter(blocks)
-        self._head = b""  # the unread rest of the current block
+        self._head = b""
+        self._pos = 0  # the unread rest of the current block starts here
+
+    def _fill(self) -> bool:
+        if self._pos >= len(self._head):
+            self._head, self._pos = next(self._blocks, b""), 0
+        return bool(self._head)
 
     def take(self, n: int) -> bytes:
         """Exactly `n` bytes, or fewer at the end of the stream."""
         parts = []
-        while n > 0:
-            if not self._head:
-                self._head = next(self._blocks, b"")
-                if not self._head:
-                    break
-            part, self._head = self._head[:n], self._head[n:]
+        while n > 0 and self._fill():
+            part = self._head[self._pos : self._pos + n]
+            self._pos += len(part)
             parts.append(part)
             n -= len(part)
         return b"".join(parts)
@@ -40,14 +47,11 @@ class ByteSource:
     def stream(self, n: int) -> Iterator[bytes]:
         """The next `n` bytes as blocks; CorruptData if the stream ends first."""
         while n > 0:
-            if not self._head:
-                self._head = next(self._blocks, b"")
-                if not self._head:
-                    raise CorruptData(f"truncated: {n} bytes of a member are missing")
-            if len(self._head) <= n:
-                part, self._head = self._head, b""
-            else:
-                part, self._head = self._head[:n], self._head[n:]
+            if not self._fill():
+                raise CorruptData(f"truncated: {n} bytes of a member are missing")
+            head, pos = self._head, self._pos
+            part = head if pos == 0 and len(head) <= n else head[pos : pos + n]
+            self._pos += len(part)
             n -= len(part)
             yield part
 
