@@ -211,3 +211,16 @@ def test_raw_prints_the_lines_unchanged(pull: Pull) -> None:
         doc = json.loads(line)
         assert doc["attr"]["durationMillis"] >= 2000
         assert doc["msg"] == "Slow query"
+
+
+def test_the_readme_example_prints_what_the_readme_shows(tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme[readme.index("## Search a pull") :]
+    block = section[section.index("```console\n$ bulkdl search --summary") :].split("```")[1]
+    command, *expected = block.splitlines()[1:]
+    out = tmp_path / "bulkdl-demo"
+    assert run_cli(["demo", "--out", str(out), "-q"]).exit_code == 0
+    args = command.removeprefix("$ bulkdl ").split()
+    result = run_cli([*args[:-1], str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == expected
