@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from bulkdl.cli import config, download, emulate, fleet, listing
+from bulkdl.cli import config, download, emulate, fleet, listing, search
 from bulkdl.cli.common import API_EPILOG
 from bulkdl.cli.failure import json_errors
 
@@ -63,3 +63,4 @@ app.command(epilog=API_EPILOG)(download.download)
 app.command()(download.verify)
 app.command()(emulate.emulate)
 app.command()(emulate.demo)
+app.command(epilog=search._EPILOG)(search.search)

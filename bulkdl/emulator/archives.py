@@ -1,25 +1,26 @@
 """Real `.tar.gz` archives laid out like Cloud Manager's log downloads.
 
 Each successful child job becomes one file under its `path` (`<host>/automation_agent/...`,
-`<host>/27017/mongodb/...`, `<host>/27017/ftdc/...`). Content is seeded: text logs carry
-base64 noise and FTDC files are raw random bytes, so the archive barely compresses and its size
-tracks `EmulatedJob.archive_bytes`. Bytes are identical on every call for the same job.
+`<host>/27017/mongodb/...`, `<host>/27017/ftdc/...`). Content is seeded: text logs are
+realistic mongod JSON and agent lines inside the job's window with one incident (mongolog.py),
+FTDC files raw random bytes; fleet.py sizes the text by its compression ratio, so the archive's
+size tracks `EmulatedJob.archive_bytes`. Bytes are identical on every call for the same job.
 `corrupt_archive` spoils one for fault injection.
 """
 
 from __future__ import annotations
 
-import base64
 import gzip
 import io
 import random
 import tarfile
 import threading
 import zlib
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from bulkdl.emulator.fleet import ChildJob, EmulatedJob, seeded
+from bulkdl.emulator.mongolog import Window, agent_log, mongod_log
 
 _FILE_NAMES: Final = {
     "AUTOMATION_AGENT": "automation-agent-verbose.log",
@@ -27,7 +28,7 @@ _FILE_NAMES: Final = {
     "MONITORING_AGENT": "monitoring-agent.log",
     "MONGODB": "mongodb.log",
 }
-_PAYLOAD_CHARS: Final = 160  # base64 noise per log line
+_DEFAULT_WINDOW: Final = timedelta(hours=1)  # a job without a time filter: its last hour
 _GZIP_HEADER: Final = 10  # gzip.compress writes no file name: magic, flags, mtime, xfl, os
 _GZIP_TRAILER: Final = 8  # CRC32, ISIZE
 _INVALID_BLOCK: Final = b"\x06"  # deflate block header BFINAL=0, BTYPE=11: reserved, an error
@@ -55,7 +56,7 @@ def make_archive(job: EmulatedJob) -> bytes:
                     seen_dirs.add(directory)
                     tar.addfile(_info(directory, 0, mtime, is_dir=True))
             rng = seeded("archive", job.seed, index)
-            data = _content(child, rng)
+            data = _content(child, rng, log_window(job, child.host))
             tar.addfile(_info(member_name(child), len(data), mtime), io.BytesIO(data))
     return gzip.compress(raw.getvalue(), compresslevel=6, mtime=mtime)
 
@@ -94,47 +95,35 @@ def _info(name: str, size: int, mtime: int, *, is_dir: bool = False) -> tarfile.
     return info
 
 
-def _content(child: ChildJob, rng: random.Random) -> bytes:
+def log_window(job: EmulatedJob, host: str) -> Window:
+    """The job's collection window (its --from/--to when it has one, else the hour before it
+    was created), and the host's place in the replica set."""
+    end = _wire_date(job.log_collection_to_date) or job.creation_date
+    start = _wire_date(job.log_collection_from_date) or end - _DEFAULT_WINDOW
+    if start >= end:
+        start = end - _DEFAULT_WINDOW
+    return Window(start, end, job.hosts, job.hosts.index(host) if host in job.hosts else 0)
+
+
+def _wire_date(value: int | str | None) -> datetime | None:
+    """A POST's date as sent: epoch ms, or an ISO string."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value / 1000, UTC)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
+
+
+def _content(child: ChildJob, rng: random.Random, window: Window) -> bytes:
     if child.log_type == "FTDC":
         return rng.randbytes(child.uncompressed_bytes)  # FTDC is compressed BSON: incompressible
-    return _log_text(child, rng, child.uncompressed_bytes)
-
-
-def _log_text(child: ChildJob, rng: random.Random, size: int) -> bytes:
-    """`size` bytes of plausible log lines, each carrying base64 noise."""
-    noise = base64.b64encode(rng.randbytes(size * 3 // 4 + _PAYLOAD_CHARS))
-    when = child.start_date
-    mongod = child.log_type == "MONGODB"
-    lines: list[bytes] = []
-    written = pos = 0
-    conn = 1
-    while written < size:
-        payload = noise[pos : pos + _PAYLOAD_CHARS].decode()
-        pos = (pos + _PAYLOAD_CHARS) % max(1, len(noise) - _PAYLOAD_CHARS)
-        line = _mongod_line(when, conn, payload) if mongod else _agent_line(when, payload)
-        lines.append(line)
-        written += len(line)
-        when += timedelta(milliseconds=rng.randint(1, 900))
-        conn += 1
-    return b"".join(lines)[: size - 1] + b"\n" if size else b""
-
-
-def _mongod_line(when: datetime, conn: int, payload: str) -> bytes:
-    stamp = when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}+00:00"
-    remote = f"10.0.{conn % 256}.{conn % 97}:5{conn % 9999:04d}"
-    return (
-        f'{{"t":{{"$date":"{stamp}"}},"s":"I","c":"NETWORK","id":22943,"ctx":"listener",'
-        f'"msg":"Connection accepted","attr":{{"remote":"{remote}",'
-        f'"connectionId":{conn},"client":"{payload}"}}}}\n'
-    ).encode()
-
-
-def _agent_line(when: datetime, payload: str) -> bytes:
-    stamp = when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}+0000"
-    return (
-        f"[{stamp}] [.info] [cm/director/director.go:planAndExecute:534] <mms-automation> "
-        f"[{when:%H:%M:%S}] Step state unchanged, token={payload}\n"
-    ).encode()
+    if child.log_type == "MONGODB":
+        return mongod_log(window, rng, child.uncompressed_bytes)
+    return agent_log(window, rng, child.uncompressed_bytes)
 
 
 class ArchiveCache:

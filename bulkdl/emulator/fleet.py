@@ -48,6 +48,15 @@ _PATH_SEGMENT: Final = {
     "MONGODB": "mongodb",
     "FTDC": "ftdc",
 }
+# (compressed share at least, compression ratio) of mongolog.py's text inside an archive.
+_TEXT_RATIOS: Final = (
+    (262144, 6.7),
+    (65536, 6.4),
+    (16384, 6.0),
+    (4096, 5.0),
+    (2048, 4.4),
+    (0, 4.0),
+)
 _AGENT_TYPES: Final = frozenset({"AUTOMATION_AGENT", "BACKUP_AGENT", "MONITORING_AGENT"})
 # A child job's data survives in the archive only in these states.
 _HAS_DATA: Final = frozenset({"SUCCESS", "MARKED_FOR_EXPIRY"})
@@ -165,7 +174,7 @@ class EmulatedJob:
         """One child per host x log type (agents once per host); derived, never stored.
 
         Sizes split `archive_bytes` evenly, so a FAILURE job's archive (successful parts only)
-        is smaller. Text logs get 11/5 of their share: `archives.py` text gzips to about 5/11.
+        is smaller. Text logs get their share times what mongolog.py's text compresses by.
         """
         rng = seeded("children", self.seed)
         pairs = [(h, t) for h in self.hosts for t in self.log_types]
@@ -174,7 +183,7 @@ class EmulatedJob:
         out: list[ChildJob] = []
         for i, (host, log_type) in enumerate(pairs):
             status = _child_status(self.status, i, len(pairs), (host, log_type) in failing)
-            size = share if log_type == "FTDC" else share * 11 // 5
+            size = share if log_type == "FTDC" else text_bytes(share)
             start = self.creation_date
             finish = None if status == "IN_PROGRESS" else start + timedelta(seconds=3 + i)
             out.append(
@@ -227,6 +236,12 @@ class EmulatedJob:
         if self.log_collection_to_date is not None:
             doc["logCollectionToDate"] = self.log_collection_to_date
         return dict(sorted(doc.items()))
+
+
+def text_bytes(share: int) -> int:
+    """How much log text gzips to about `share` bytes (mongolog.py's ratio grows with size)."""
+    ratio = next(r for floor, r in _TEXT_RATIOS if share >= floor)
+    return int(share * ratio)
 
 
 def _failing_pairs(pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
