@@ -43,7 +43,7 @@ def plan_archives(
     with os.fdopen(fd, "rb") as f:
         recorded = parse_previous(f.read().decode("utf-8", "replace"))
     found: list[Archive] = []
-    for job, rec in recorded.items():
+    for (_, job), rec in recorded.items():  # keyed by (groupId, jobId)
         if (groups and rec.group_id not in groups) or (jobs and job not in jobs):
             continue
         try:

@@ -70,12 +70,12 @@ garbage = st.one_of(
 
 
 @st.composite
-def manifests(draw: st.DrawFn) -> tuple[bytes, dict[str, Recorded]]:
+def manifests(draw: st.DrawFn) -> tuple[bytes, dict[tuple[str, str], Recorded]]:
     """A manifest's bytes with damage between and after the good lines, and what must be read."""
     good = draw(st.lists(archive_lines, max_size=6))
     fmt = LineFormat("run-1", None)
     parts: list[bytes] = []
-    expected: dict[str, Recorded] = {}
+    expected: dict[tuple[str, str], Recorded] = {}
     for result in good:
         parts += [g + b"\n" for g in draw(st.lists(garbage, max_size=2))]
         line = fmt.line(result)
@@ -87,7 +87,7 @@ def manifests(draw: st.DrawFn) -> tuple[bytes, dict[str, Recorded]]:
         assert result.path
         assert result.bytes is not None
         assert result.sha256
-        expected[result.job_id] = Recorded(
+        expected[(result.group_id, result.job_id)] = Recorded(
             result.path,
             result.bytes,
             result.sha256,
@@ -111,7 +111,7 @@ def out() -> Iterator[Path]:
         yield Path(folder)
 
 
-def _read(out: Path, data: bytes) -> dict[str, Recorded]:
+def _read(out: Path, data: bytes) -> dict[tuple[str, str], Recorded]:
     """The manifest as a rerun reads it (one event loop per example: the plugin's costs more)."""
     (out / MANIFEST_NAME).write_bytes(data)
     fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
@@ -124,7 +124,7 @@ def _read(out: Path, data: bytes) -> dict[str, Recorded]:
 @settings(max_examples=100, deadline=None)
 @given(manifests())
 def test_damage_never_raises_and_every_whole_line_is_kept(
-    out: Path, case: tuple[bytes, dict[str, Recorded]]
+    out: Path, case: tuple[bytes, dict[tuple[str, str], Recorded]]
 ) -> None:
     data, expected = case
     assert _read(out, data) == expected
