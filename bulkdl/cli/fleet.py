@@ -28,12 +28,13 @@ from bulkdl.cli.options import (
     text,
 )
 from bulkdl.domain.errors import BulkdlError, ConfigError, ExitStatus
+from bulkdl.domain.models import format_api_date
 from bulkdl.domain.selection import DEFAULT_SIZE_PER_FILE
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from bulkdl.domain.models import Job
+    from bulkdl.domain.models import CollectionRange, Job
     from bulkdl.domain.selection import JobFilter
     from bulkdl.run.fleet_actions import Action, Actions
     from bulkdl.settings.load import Settings
@@ -43,11 +44,13 @@ FromOpt = Annotated[
     text(
         "--from",
         "WHEN",
-        "Collect only logs from this instant (ISO 8601, or 2h / 90m ago); needs --to.",
+        "Collect only logs from this instant; needs --to. ISO 8601 (no offset = UTC), "
+        "HH:MM (today, UTC), or 2h / 90m ago.",
     ),
 ]
 ToOpt = Annotated[
-    str | None, text("--to", "WHEN", "Collect only logs up to this instant (ISO 8601, 30m, now).")
+    str | None,
+    text("--to", "WHEN", "Collect only logs up to this instant (same forms, or now)."),
 ]
 
 
@@ -113,6 +116,8 @@ def collect(
         fail_to_start(exc, conn.debug)
     # Archives go to --out (or out_dir), never silently to the current folder.
     settings = load_settings(conn, groups, out_dir=out, need_out_dir=download)
+    if not view.quiet:
+        say(err_console(), window_line(window))
     from bulkdl.cli.run import run_and_exit
     from bulkdl.run.runner import RunOptions
 
@@ -126,6 +131,14 @@ def collect(
         dry_run=dry_run,
     )
     run_and_exit(settings, options, view, debug=conn.debug, verbose=verbose)
+
+
+def window_line(window: CollectionRange | None) -> str:
+    """The window as the run will ask for it, in UTC: what `02:10` or `2h` resolved to."""
+    if window is None:
+        return "window: none (no --from/--to: the logs the agents still hold)"
+    start, end = (format_api_date(t) for t in (window.start, window.end))
+    return f"window: {start} to {end} (UTC)"
 
 
 def _run_actions(

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bulkdl.domain.errors import ExitStatus, where
-from bulkdl.domain.models import JobResult, Outcome
+from bulkdl.domain.models import CollectionRange, JobResult, Outcome
 from bulkdl.domain.planner import MANIFEST_NAME
-from bulkdl.report.schema import CreatedDoc, FailureDoc, SummaryDoc
+from bulkdl.report.schema import CreatedDoc, FailureDoc, SummaryDoc, WindowDoc
 
 
 def new_run_id() -> str:
@@ -66,6 +66,7 @@ class RunSummary:
     failures: list[Failure] = field(default_factory=list)
     created_jobs: list[tuple[str, str]] = field(default_factory=list)  # (group id, job id)
     results: list[JobResult] = field(default_factory=list)  # every outcome, for `-o csv`
+    window: CollectionRange | None = None  # collect --from/--to, resolved to UTC
     queued: int = 0  # archives handed to the downloaders
     transferred: int = 0  # of those, the ones that came to an outcome
 
@@ -123,6 +124,7 @@ class RunSummary:
             "throughputBytesPerSecond": round(self.throughput_bps),
             "interrupted": self.interrupted,
             "left": self.left,
+            "window": window_doc(self.window),
             "exitCode": int(self.exit_status),
             "failures": [f.to_json() for f in self.failures],
         }
@@ -149,6 +151,13 @@ class RunSummary:
             return ""
         folder = self.out_dir.absolute()
         return f"; in {folder} (manifest {folder / MANIFEST_NAME})"
+
+
+def window_doc(window: CollectionRange | None) -> WindowDoc | None:
+    if window is None:
+        return None
+    start, end = window.to_json().values()
+    return {"logCollectionFromDate": start, "logCollectionToDate": end}
 
 
 def failure_of(result: JobResult) -> Failure:

@@ -146,3 +146,55 @@ def test_tilde_in_out_is_home(
     assert not (cwd / "~").exists()
     verified = run_cli(["verify", "~/pulls/x"], env={"HOME": str(home)})
     assert verified.exit_code == 0, verified.output
+
+
+def test_window_hh_mm_is_today_utc_and_is_shown_everywhere(
+    tmp_path: Path, fleet: Fleet, emulator: EmulatorThread
+) -> None:
+    """`--from 00:00 --to now`: resolved to UTC, printed on the dry run and the real run, in the
+    JSON and on the manifest's created lines, and sent as such."""
+    from datetime import UTC, datetime
+
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    out = tmp_path / "out"
+    args = [*COLLECT, "--base-url", emulator.base_url, "--from", "00:00", "--to", "now"]
+    start = f"{today}T00:00:00Z"
+    dry = run_cli([*args, "--dry-run", "--out", str(out)])
+    assert dry.exit_code == 0, dry.output
+    assert f"window: {start} to " in dry.stderr
+    assert "(UTC)" in dry.stderr
+    dry_json = run_cli([*args, "--dry-run", "--json"])
+    assert json.loads(dry_json.stdout)["window"]["logCollectionFromDate"] == start
+    real = run_cli([*args, "--out", str(out), "--json"])
+    assert real.exit_code == 0, real.output
+    assert f"window: {start} to " in real.stderr
+    assert json.loads(real.stdout)["window"]["logCollectionFromDate"] == start
+    created = [line for line in read_manifest(out) if line["outcome"] == "created"]
+    assert len(created) == len(fleet.groups)
+    assert {line["logCollectionFromDate"] for line in created} == {start}
+
+
+@pytest.mark.parametrize(
+    ("raw", "expect"),
+    [
+        ("2026-12-02T02:10", "2026-12-02T02:10:00+00:00"),  # no offset: UTC
+        ("2026-12-02T02:10Z", "2026-12-02T02:10:00+00:00"),
+        ("2026-12-02T03:10+01:00", "2026-12-02T02:10:00+00:00"),
+        ("02:10", "2026-12-03T02:10:00+00:00"),  # today (NOW's day), UTC
+        ("90m ago", "2026-12-03T10:30:00+00:00"),
+        ("2h", "2026-12-03T10:00:00+00:00"),
+    ],
+)
+def test_one_instant_parser(raw: str, expect: str) -> None:
+    from datetime import UTC, datetime
+
+    from bulkdl.domain.timewindow import parse_instant
+
+    now = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    assert parse_instant(raw, now, "--from").isoformat() == expect
+
+
+def test_since_reads_hh_mm_through_the_cli(fleet: Fleet, emulator: EmulatorThread) -> None:
+    """The same parser behind list --since: `00:00` is accepted (main refused it)."""
+    result = run_cli(["list", *_base(emulator, fleet), "--since", "00:00", "-o", "json"])
+    assert result.exit_code == 0, result.output

@@ -119,7 +119,7 @@ def _assert_pull_exact(fleet: Fleet, out: Path) -> None:
                 checked += 1
     verified = run_cli(["verify", str(out), "--json"])
     assert verified.exit_code == 0, verified.output
-    assert json.loads(verified.stdout) == {"checked": checked, "bad": []}
+    assert json.loads(verified.stdout) == {"checked": checked, "bad": [], "exitCode": 0}
 
 
 def test_second_run_is_refused_while_the_first_holds_out(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ def test_verify_intact_pull(tmp_path: Path, fleet: Fleet, emulator: EmulatorThre
     out = _pull(tmp_path, emulator, fleet, "--verify")
     result = run_cli(["verify", str(out), "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == {"checked": 12, "bad": []}
+    assert json.loads(result.stdout) == {"checked": 12, "bad": [], "exitCode": 0}
     assert "12 intact, 0 bad" in result.stderr
 
 
