@@ -31,12 +31,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-# Shown under every command that calls the API: where the key pair comes from.
-API_EPILOG = (
-    "Credentials: BULKDL_PUBLIC_KEY and BULKDL_PRIVATE_KEY (or public_key and private_key_file "
-    "in the config file)."
-)
-
 
 def make_reporter(console: Console, quiet: bool, *, verbose: bool = False) -> Reporter:
     """Live bars on a terminal (unless --quiet), plain lines elsewhere."""

@@ -21,6 +21,7 @@ from bulkdl.cli.options import (
     Output,
     TimeoutOpt,
     VerboseOpt,
+    choices,
     flag,
     number,
     path,
@@ -29,7 +30,7 @@ from bulkdl.cli.options import (
 )
 from bulkdl.domain.errors import BulkdlError, ConfigError, ExitStatus
 from bulkdl.domain.models import format_api_date
-from bulkdl.domain.selection import DEFAULT_SIZE_PER_FILE
+from bulkdl.domain.selection import DEFAULT_SIZE_PER_FILE, LOG_TYPES
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -58,13 +59,25 @@ ToOpt = Annotated[
 def collect(
     *,
     resource_type: Annotated[
-        str, text("--resource-type", "TYPE", "cluster, replicaset or process.")
+        str,
+        text(
+            "--resource-type",
+            "TYPE",
+            "cluster, replicaset or process.",
+            choices(("cluster", "replicaset", "process")),
+        ),
     ],
     resource_name: Annotated[
         str, text("--resource-name", "NAME", "Deployment, replica set or process name.")
     ],
     log_types: Annotated[
-        str, text("--log-types", "TYPES", "Comma-separated: MONGODB,FTDC,AUTOMATION_AGENT,...")
+        str,
+        text(
+            "--log-types",
+            "TYPES",
+            "Comma-separated: " + ",".join(LOG_TYPES) + ".",
+            choices(LOG_TYPES, listed=True),
+        ),
     ],
     size_per_file: Annotated[
         int, number("--size-per-file", "BYTES", "Bytes per log file.")

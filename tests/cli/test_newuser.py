@@ -198,3 +198,52 @@ def test_since_reads_hh_mm_through_the_cli(fleet: Fleet, emulator: EmulatorThrea
     """The same parser behind list --since: `00:00` is accepted (main refused it)."""
     result = run_cli(["list", *_base(emulator, fleet), "--since", "00:00", "-o", "json"])
     assert result.exit_code == 0, result.output
+
+
+COMMANDS = ["groups", "list", "collect", "extend", "retry", "delete", "download", "verify"]
+
+
+@pytest.mark.parametrize("command", [*COMMANDS, "emulate", "demo"])
+def test_help_has_examples_and_dir(command: str) -> None:
+    shown = run_cli([command, "--help"], env={"COLUMNS": "100"})
+    assert shown.exit_code == 0
+    examples = shown.stdout.split("Examples:\n", 1)[1].lstrip()
+    assert examples.startswith((f"bulkdl {command}", "# "))
+    assert "<path>" not in shown.stdout
+    assert "PATH" not in shown.stdout
+    for line in shown.stdout.splitlines():
+        if line.lstrip().startswith("--out"):
+            assert line.lstrip().startswith("--out DIR"), line
+
+
+def test_help_shows_defaults_the_collect_one_liner_and_full_summaries() -> None:
+    top = run_cli(["--help"], env={"COLUMNS": "80"}).stdout
+    commands = top.split("Commands:\n", 1)[1]
+    assert "..." not in commands
+    assert "collect   Create a log-collection job per group; wait, download." in commands
+    download = " ".join(run_cli(["download", "--help"]).stdout.split())
+    assert "[default: 8, or concurrency in the config]" in download
+    assert "[default: 60.0, or stall_timeout_s in the config]" in download
+    collect = run_cli(["collect", "--help"]).stdout
+    assert "--from 2h --to now --download --out ~/incident-42" in collect
+    assert "MCLI_PROFILE" in collect
+
+
+@pytest.mark.parametrize(
+    ("words", "expect"),
+    [
+        ("bulkdl list --status SUCCESS,F", ["SUCCESS,FAILURE"]),
+        ("bulkdl collect --resource-type r", ["replicaset"]),
+        ("bulkdl collect --log-types MONGODB,F", ["MONGODB,FTDC"]),
+    ],
+)
+def test_values_complete(words: str, expect: list[str]) -> None:
+    import os
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).parent / "bulkdl"
+    env = dict(os.environ, _BULKDL_COMPLETE="complete_bash", COMP_WORDS=words)
+    env["COMP_CWORD"] = str(len(words.split()) - 1)
+    done = subprocess.run([str(exe)], env=env, capture_output=True, text=True, check=False)
+    assert done.stdout.split() == expect, done.stderr
