@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
-from bulkdl.cli.failure import err_console, fail_to_start, say
+from bulkdl.cli.failure import credential_sources, err_console, fail_to_start, say
 from bulkdl.domain.errors import BulkdlError, ConfigError, ExitStatus
 
 if TYPE_CHECKING:
@@ -134,6 +134,7 @@ def load_settings(
         fail_to_start(exc, conn.debug)
     if settings.insecure:
         say(err_console(), f"warning: {INSECURE_WARNING}")
+    credential_sources(settings.sources)
     return settings
 
 

@@ -150,12 +150,14 @@ class Connection(NamedTuple):
     ] = None
     profile: Annotated[
         str | None,
-        text(
+        typer.Option(
             "--profile",
-            "NAME",
-            "Use this profile of mongocli's or atlas's config file (~/.config/mongocli/"
+            "-P",
+            metavar="NAME",
+            help="Use this profile of mongocli's or atlas's config file (~/.config/mongocli/"
             "config.toml, ~/.config/atlascli/config.toml, or $BULKDL_PROFILE_FILE). "
-            "Env: BULKDL_PROFILE.",
+            "Env: BULKDL_PROFILE, MCLI_PROFILE. Without one, mongocli's 'default' profile "
+            "when nothing else gives a key.",
         ),
     ] = None
     base_url: Annotated[
