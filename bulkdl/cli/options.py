@@ -234,6 +234,13 @@ class Jobs(NamedTuple):
     resource_name: Annotated[
         str | None, text("--resource-name", "GLOB", "Only jobs for this resource.")
     ] = None
+    created_here: Annotated[
+        bool,
+        flag(
+            "--created-here",
+            "Only the jobs `collect` created into this OUT (its manifest's created lines).",
+        ),
+    ] = False
 
 
 def format_option(metavar: str = "table|json|csv") -> Any:

@@ -247,3 +247,45 @@ def test_values_complete(words: str, expect: list[str]) -> None:
     env["COMP_CWORD"] = str(len(words.split()) - 1)
     done = subprocess.run([str(exe)], env=env, capture_output=True, text=True, check=False)
     assert done.stdout.split() == expect, done.stderr
+
+
+def test_collect_extract_and_created_here_act_on_exactly_this_outs_jobs(
+    tmp_path: Path, fleet: Fleet, emulator: EmulatorThread
+) -> None:
+    """collect --extract unpacks what it created; download/extend/retry/delete --created-here
+    select exactly the jobs OUT's manifest says collect created (not the fleet's older ones)."""
+    out = tmp_path / "incident"
+    base = ["--base-url", emulator.base_url]
+    made = run_cli([*COLLECT, *base, "--extract", "--out", str(out), "--json"])
+    assert made.exit_code == 0, made.output
+    created = {j["jobId"] for j in json.loads(made.stdout)["createdJobs"]}
+    assert len(created) == len(fleet.groups)
+    extracted = {line["jobId"] for line in read_manifest(out) if line.get("extractedPath")}
+    assert extracted == created
+    for line in read_manifest(out):
+        if line.get("extractedPath"):
+            assert (out / line["extractedPath"]).is_dir()
+
+    again = run_cli(
+        ["download", *base, "--all-groups", "--out", str(out), "--created-here", "-o", "csv"]
+    )
+    assert again.exit_code == 0, again.output
+    rows = list(csv.DictReader(io.StringIO(again.stdout)))
+    assert {r["jobId"] for r in rows} == created
+    assert {r["outcome"] for r in rows} == {"skipped"}
+    for command in (["extend", "--days", "2"], ["retry"], ["delete"]):
+        args = [*command, *base, "--all-groups", "--out", str(out), "--created-here"]
+        shown = run_cli([*args, "--dry-run", "-o", "json"])
+        acted = {a["jobId"] for a in json.loads(shown.stdout)["actions"]}
+        # retry names each of them too, refused (only FAILURE jobs are retried)
+        assert acted == created, (command, shown.output)
+
+
+def test_created_here_without_a_manifest_is_exit_2(
+    tmp_path: Path, emulator: EmulatorThread
+) -> None:
+    args = ["download", "--base-url", emulator.base_url, "--all-groups", "--out", str(tmp_path)]
+    result = run_cli([*args, "--created-here"])
+    assert result.exit_code == 2
+    assert "--created-here: cannot read" in result.stderr
+    assert emulator.state.counters.requests_by_kind.get("jobs", 0) == 0
