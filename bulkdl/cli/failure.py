@@ -38,6 +38,10 @@ def _blame(exc: BulkdlError) -> str | None:
             f"the public key came from {src.get('public_key', '?')}, the private key from "
             f"{src.get('private_key', '?')}; check that pair and the key's API access list"
         )
+    from bulkdl.report.hints import WRONG_PATH_HINT, hint_for
+
+    if hint_for(exc) == WRONG_PATH_HINT and "base_url" in src:
+        return f"{WRONG_PATH_HINT} (base_url came from {src['base_url']})"
     return None
 
 

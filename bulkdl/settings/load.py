@@ -196,7 +196,9 @@ def read_config_file(path: Path) -> dict[str, Any]:
         data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(
-            f"config file {path} does not exist", hint="pass --config FILE or create bulkdl.toml"
+            f"config file {path} does not exist",
+            hint=f"start one with `bulkdl config example > {path}` and edit it, "
+            "or pass --config FILE",
         ) from None
     except OSError as exc:
         raise ConfigError(f"config file {path}: cannot read it: {exc.strerror}") from None
@@ -381,13 +383,26 @@ def normalise_base_url(raw: object, where: str, *, name: str = "base_url") -> st
     except ValueError as exc:
         raise ConfigError(
             f"{where}: {name} {url!r} is not a valid URL: {exc}",
-            hint=None if "://" in url else f"give the scheme too, e.g. https://{url}",
+            hint=_scheme_hint(url),
         ) from None
     scheme, netloc, path = parts
     prefix_free = path.rstrip("/")
     if prefix_free.endswith(API_PREFIX):
         prefix_free = prefix_free[: -len(API_PREFIX)]
     return f"{scheme}://{netloc}{prefix_free.rstrip('/')}"
+
+
+_SCHEME_TYPO: Final = re.compile(r"(https?)(:?/{1,2}|:)(?!/)(.+)", re.IGNORECASE)
+
+
+def _scheme_hint(url: str) -> str | None:
+    """`http//host`, `https:/host`, `http:host`: a mistyped scheme, not a missing one."""
+    if "://" in url:
+        return None
+    if m := _SCHEME_TYPO.fullmatch(url):
+        fixed = f"{m[1].lower()}://{m[3]}"
+        return f"the scheme looks mistyped ({m[1]}{m[2]}): did you mean {fixed}?"
+    return f"give the scheme too, e.g. https://{url}"
 
 
 def urlsplit_checked(url: str) -> tuple[str, str, str]:

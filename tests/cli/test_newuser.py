@@ -289,3 +289,18 @@ def test_created_here_without_a_manifest_is_exit_2(
     assert result.exit_code == 2
     assert "--created-here: cannot read" in result.stderr
     assert emulator.state.counters.requests_by_kind.get("jobs", 0) == 0
+
+
+def test_hints_name_the_failing_part(tmp_path: Path, emulator: EmulatorThread) -> None:
+    """A wrong path in base_url, a mistyped scheme, a missing config file: each hint names it."""
+    wrong_path = run_cli(["list", "--base-url", emulator.base_url + "/wrong", "--all-groups"])
+    assert wrong_path.exit_code == 2, wrong_path.output
+    assert "check the path in base_url" in wrong_path.stderr
+    assert "(base_url came from --base-url)" in wrong_path.stderr
+    typo = run_cli(["list", "--base-url", "http//127.0.0.1:8089", "--all-groups"])
+    assert typo.exit_code == 2
+    assert "did you mean http://127.0.0.1:8089?" in typo.stderr
+    assert "https://http//" not in typo.stderr
+    missing = run_cli(["list", "--config", str(tmp_path / "bulkdl.toml"), "--all-groups"])
+    assert missing.exit_code == 2
+    assert f"bulkdl config example > {tmp_path / 'bulkdl.toml'}" in missing.stderr
