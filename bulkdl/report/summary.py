@@ -15,6 +15,9 @@ from bulkdl.domain.models import CollectionRange, JobResult, Outcome
 from bulkdl.domain.planner import MANIFEST_NAME
 from bulkdl.report.schema import CreatedDoc, FailureDoc, SummaryDoc, WindowDoc
 
+_DISK_FULL = "No space left on device"  # ENOSPC's strerror, as the archive writer reports it
+DISK_FULL_HINT = " (hint: free space on that disk, or rerun with another --out: the rest resumes)"
+
 
 def new_run_id() -> str:
     """Sortable and unique enough: UTC time to the second plus 6 random hex digits."""
@@ -37,7 +40,8 @@ class Failure:
         place = where(self.group_id, self.job_id)
         # An error raised about a group (the API's, a listing's) is recorded as its message,
         # which names the group with the same where(): do not say it twice.
-        return self.error if self.error.startswith(place) else f"{place}: {self.error}"
+        line = self.error if self.error.startswith(place) else f"{place}: {self.error}"
+        return f"{line}{DISK_FULL_HINT}" if _DISK_FULL in self.error else line
 
     def to_json(self) -> FailureDoc:
         return {

@@ -304,3 +304,21 @@ def test_hints_name_the_failing_part(tmp_path: Path, emulator: EmulatorThread) -
     missing = run_cli(["list", "--config", str(tmp_path / "bulkdl.toml"), "--all-groups"])
     assert missing.exit_code == 2
     assert f"bulkdl config example > {tmp_path / 'bulkdl.toml'}" in missing.stderr
+
+
+def test_a_full_disk_line_carries_a_hint() -> None:
+    """ENOSPC as the archive writer words it: the error line says what to do (reporter level:
+    a test cannot fill a real disk)."""
+    from rich.console import Console
+
+    from bulkdl.domain.models import JobResult, Outcome
+    from bulkdl.report.progress import PlainReporter
+
+    log = io.StringIO()
+    error = "/srv/out/g/j.tar.gz.part: write failed (No space left on device)"
+    result = JobResult("5c8100bcf2a30b12ff88258f", None, "SUCCESS", Outcome.FAILED, error=error)
+    PlainReporter(Console(file=log, width=40)).finished(result)
+    assert (
+        "No space left on device) (hint: free space on that disk, or rerun with another --out"
+        in log.getvalue()
+    )
