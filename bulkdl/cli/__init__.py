@@ -9,12 +9,13 @@ runner, aiohttp, the emulator, rich) inside their bodies, so `--version` and `--
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 
 from bulkdl.cli import config, download, emulate, fleet, listing, search
-from bulkdl.cli.common import API_EPILOG
+from bulkdl.cli.examples import epilog, summary
 from bulkdl.cli.failure import json_errors
 
 app = typer.Typer(
@@ -52,15 +53,23 @@ def _root(
     json_errors(False)  # each command says whether it speaks JSON
 
 
-app.command(epilog=API_EPILOG)(listing.groups)
-app.command("list", epilog=API_EPILOG)(listing.list_jobs)
-app.command(epilog=API_EPILOG)(fleet.collect)
-app.command(epilog=API_EPILOG)(fleet.extend)
-app.command(epilog=API_EPILOG)(fleet.retry)
-app.command()(fleet.delete)
+def _register(name: str, command: Callable[..., Any], *, api: bool = True) -> None:
+    app.command(name, short_help=summary(name), epilog=epilog(name, api=api))(command)
+
+
+_register("groups", listing.groups)
+_register("list", listing.list_jobs)
+_register("collect", fleet.collect)
+_register("extend", fleet.extend)
+_register("retry", fleet.retry)
+_register("delete", fleet.delete)
 app.add_typer(config.config_app, name="config")
-app.command(epilog=API_EPILOG)(download.download)
-app.command()(download.verify)
-app.command()(emulate.emulate)
-app.command()(emulate.demo)
-app.command(epilog=search._EPILOG)(search.search)
+_register("download", download.download)
+_register("verify", download.verify, api=False)
+_register("emulate", emulate.emulate, api=False)
+_register("demo", emulate.demo, api=False)
+app.command(
+    "search",
+    short_help=summary("search"),
+    epilog=f"{search._EPILOG}\n\n{epilog('search', api=False)}",
+)(search.search)

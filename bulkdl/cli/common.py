@@ -13,11 +13,18 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
-from bulkdl.cli.failure import err_console, fail_to_start, say, show_traceback
+from bulkdl.cli.failure import (
+    credential_sources,
+    err_console,
+    fail_to_start,
+    say,
+    show_traceback,
+)
 from bulkdl.domain.errors import BulkdlError, ConfigError, ExitStatus
 
 if TYPE_CHECKING:
@@ -31,12 +38,6 @@ if TYPE_CHECKING:
     from bulkdl.settings.load import Settings
 
 T = TypeVar("T")
-
-# Shown under every command that calls the API: where the key pair comes from.
-API_EPILOG = (
-    "Credentials: BULKDL_PUBLIC_KEY and BULKDL_PRIVATE_KEY (or public_key and private_key_file "
-    "in the config file)."
-)
 
 
 def make_reporter(console: Console, quiet: bool, *, verbose: bool = False) -> Reporter:
@@ -141,11 +142,36 @@ def load_settings(
         fail_to_start(exc, conn.debug)
     if settings.insecure:
         say(err_console(), f"warning: {INSECURE_WARNING}")
+    credential_sources(settings.sources)
     return settings
 
 
-def job_filter(jobs: Jobs, debug: bool) -> JobFilter:
-    """The job filter flags, validated (exit 2 with one line when one is malformed)."""
+def created_here(out_dir: Path | None) -> frozenset[str]:
+    """The job ids of OUT's manifest's `created` lines; ConfigError when there are none."""
+    from bulkdl.domain.planner import MANIFEST_NAME
+    from bulkdl.store.manifest import parse_previous
+
+    if out_dir is None:
+        raise ConfigError("--created-here needs --out DIR (the folder collect created jobs into)")
+    path = out_dir / MANIFEST_NAME
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise ConfigError(
+            f"--created-here: cannot read {path}: {exc.strerror or exc}",
+            hint="pass the --out DIR that `bulkdl collect` created the jobs into",
+        ) from None
+    ids = frozenset(c.job_id for made in parse_previous(text).created.values() for c in made)
+    if not ids:
+        raise ConfigError(f"--created-here: {path} names no job created by `bulkdl collect`")
+    return ids
+
+
+def job_filter(jobs: Jobs, debug: bool, out_dir: Path | None = None) -> JobFilter:
+    """The job filter flags, validated (exit 2 with one line when one is malformed).
+
+    `--created-here` narrows to the jobs OUT's manifest says `collect` created there (and
+    --job, when given too, to those of them)."""
     from datetime import UTC, datetime
 
     from bulkdl.domain.models import job_id
@@ -154,8 +180,14 @@ def job_filter(jobs: Jobs, debug: bool) -> JobFilter:
     try:
         for raw in jobs.job or ():
             job_id(raw)
+        ids = frozenset(jobs.job or ())
+        if jobs.created_here:
+            here = created_here(out_dir)
+            ids = ids & here if ids else here
+            if not ids:
+                raise ConfigError(f"--created-here: none of the --job ids was created in {out_dir}")
         return JobFilter(
-            job_ids=frozenset(jobs.job or ()),
+            job_ids=ids,
             statuses=parse_statuses(jobs.status or ()),
             since=parse_since(jobs.since, datetime.now(UTC)) if jobs.since else None,
             resource_name=jobs.resource_name,

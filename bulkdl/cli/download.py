@@ -72,7 +72,7 @@ def download(
         stall_timeout_s=stall_timeout,
         verify=verify or extract,  # extract only what has been read through to its end
     )
-    selected = job_filter(jobs, conn.debug)
+    selected = job_filter(jobs, conn.debug, settings.out_dir)
     from bulkdl.cli.run import run_and_exit
     from bulkdl.run.runner import RunOptions
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, ClassVar, NoReturn
 
 import typer
 
@@ -20,6 +20,29 @@ class _Errors:
     """How fail_to_start reports: under --json (or -o json) also as a JSON object on stdout."""
 
     as_json = False
+    sources: ClassVar[dict[str, str]] = {}  # where the key halves and the URL came from
+
+
+def credential_sources(sources: dict[str, str]) -> None:
+    """Called once settings are loaded, so an error that blames the key or URL names them."""
+    _Errors.sources = sources
+
+
+def _blame(exc: BulkdlError) -> str | None:
+    """The hint of a rejected key pair or a wrong URL path: where each part came from."""
+    from bulkdl.domain.errors import AuthError
+
+    src = _Errors.sources
+    if isinstance(exc, AuthError) and src:
+        return (
+            f"the public key came from {src.get('public_key', '?')}, the private key from "
+            f"{src.get('private_key', '?')}; check that pair and the key's API access list"
+        )
+    from bulkdl.report.hints import WRONG_PATH_HINT, hint_for
+
+    if hint_for(exc) == WRONG_PATH_HINT and "base_url" in src:
+        return f"{WRONG_PATH_HINT} (base_url came from {src['base_url']})"
+    return None
 
 
 def json_errors(on: bool) -> None:
@@ -60,7 +83,7 @@ def fail_to_start(
     if debug:
         show_traceback(exc)
     console = console or err_console()
-    hint = hint or exc.hint or hint_for(exc)
+    hint = hint or _blame(exc) or exc.hint or hint_for(exc)
     say(console, f"error: {exc}")
     if hint:
         say(console, f"hint: {hint}")

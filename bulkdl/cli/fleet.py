@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -21,6 +22,7 @@ from bulkdl.cli.options import (
     Output,
     TimeoutOpt,
     VerboseOpt,
+    choices,
     flag,
     number,
     path,
@@ -28,12 +30,13 @@ from bulkdl.cli.options import (
     text,
 )
 from bulkdl.domain.errors import BulkdlError, ConfigError, ExitStatus
-from bulkdl.domain.selection import DEFAULT_SIZE_PER_FILE
+from bulkdl.domain.models import format_api_date
+from bulkdl.domain.selection import DEFAULT_SIZE_PER_FILE, LOG_TYPES
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from bulkdl.domain.models import Job
+    from bulkdl.domain.models import CollectionRange, Job
     from bulkdl.domain.selection import JobFilter
     from bulkdl.run.fleet_actions import Action, Actions
     from bulkdl.settings.load import Settings
@@ -43,43 +46,65 @@ FromOpt = Annotated[
     text(
         "--from",
         "WHEN",
-        "Collect only logs from this instant (ISO 8601, or 2h / 90m ago); needs --to.",
+        "Collect only logs from this instant; needs --to. ISO 8601 (no offset = UTC), "
+        "HH:MM (today, UTC), or 2h / 90m ago.",
     ),
 ]
 ToOpt = Annotated[
-    str | None, text("--to", "WHEN", "Collect only logs up to this instant (ISO 8601, 30m, now).")
+    str | None,
+    text("--to", "WHEN", "Collect only logs up to this instant (same forms, or now)."),
+]
+
+
+ResourceTypeOpt = Annotated[
+    str,
+    text(
+        "--resource-type",
+        "TYPE",
+        "cluster, replicaset or process.",
+        choices(("cluster", "replicaset", "process")),
+    ),
+]
+ResourceNameOpt = Annotated[
+    str, text("--resource-name", "NAME", "Deployment, replica set or process name.")
+]
+LogTypesOpt = Annotated[
+    str,
+    text(
+        "--log-types",
+        "TYPES",
+        "Comma-separated: " + ",".join(LOG_TYPES) + ".",
+        choices(LOG_TYPES, listed=True),
+    ),
+]
+SizePerFileOpt = Annotated[int, number("--size-per-file", "BYTES", "Bytes per log file.")]
+NoRedactOpt = Annotated[bool, flag("--no-redact", "Ask for unredacted logs (default: redacted).")]
+CollectWaitOpt = Annotated[bool, flag("--wait", "Poll each job until it leaves IN_PROGRESS.")]
+DownloadOpt = Annotated[bool, flag("--download", "Download each archive as soon as it is ready.")]
+CollectExtractOpt = Annotated[
+    bool,
+    flag("--extract", "Implies --download: unpack each verified archive to OUT/<group>/<job>/."),
+]
+NewOpt = Annotated[
+    bool,
+    typer.Option(
+        "--new", help="Create fresh jobs even where OUT's manifest has one for the same request."
+    ),
 ]
 
 
 @shared_options()
 def collect(
     *,
-    resource_type: Annotated[
-        str, text("--resource-type", "TYPE", "cluster, replicaset or process.")
-    ],
-    resource_name: Annotated[
-        str, text("--resource-name", "NAME", "Deployment, replica set or process name.")
-    ],
-    log_types: Annotated[
-        str, text("--log-types", "TYPES", "Comma-separated: MONGODB,FTDC,AUTOMATION_AGENT,...")
-    ],
-    size_per_file: Annotated[
-        int, number("--size-per-file", "BYTES", "Bytes per log file.")
-    ] = DEFAULT_SIZE_PER_FILE,
-    no_redact: Annotated[
-        bool, flag("--no-redact", "Ask for unredacted logs (default: redacted).")
-    ] = False,
-    wait: Annotated[bool, flag("--wait", "Poll each job until it leaves IN_PROGRESS.")] = False,
-    download: Annotated[
-        bool, flag("--download", "Download each archive as soon as it is ready.")
-    ] = False,
-    new: Annotated[
-        bool,
-        typer.Option(
-            "--new",
-            help="Create fresh jobs even where OUT's manifest has one for the same request.",
-        ),
-    ] = False,
+    resource_type: ResourceTypeOpt,
+    resource_name: ResourceNameOpt,
+    log_types: LogTypesOpt,
+    size_per_file: SizePerFileOpt = DEFAULT_SIZE_PER_FILE,
+    no_redact: NoRedactOpt = False,
+    wait: CollectWaitOpt = False,
+    download: DownloadOpt = False,
+    extract: CollectExtractOpt = False,
+    new: NewOpt = False,
     from_: FromOpt = None,
     to: ToOpt = None,
     timeout: TimeoutOpt = 3600.0,
@@ -100,32 +125,36 @@ def collect(
     from bulkdl.domain.selection import collect_request, collection_range
 
     json_errors(view.is_json)
+    download = download or extract
     try:
+        what = {"resource_type": resource_type, "resource_name": resource_name}
+        kinds = log_types.split(",")
         body = collect_request(
-            resource_type=resource_type,
-            resource_name=resource_name,
-            log_types=log_types.split(","),
-            size_per_file=size_per_file,
-            redacted=not no_redact,
+            **what, log_types=kinds, size_per_file=size_per_file, redacted=not no_redact
         )
         window = collection_range(from_, to, datetime.now(UTC))
     except BulkdlError as exc:
         fail_to_start(exc, conn.debug)
     # Archives go to --out (or out_dir), never silently to the current folder.
-    settings = load_settings(conn, groups, out_dir=out, need_out_dir=download)
+    settings = load_settings(conn, groups, out_dir=out, need_out_dir=download, verify=extract)
+    if not view.quiet:
+        say(err_console(), window_line(window))
     from bulkdl.cli.run import run_and_exit
     from bulkdl.run.runner import RunOptions
 
-    options = RunOptions(
-        collect=body,
-        new=new,
-        collect_range=window,
-        wait=wait or download,
-        download=download,
-        timeout_s=timeout,
-        dry_run=dry_run,
+    options = RunOptions(collect=body, new=new, collect_range=window, wait=wait or download)
+    options = dataclasses.replace(
+        options, download=download, extract=extract, timeout_s=timeout, dry_run=dry_run
     )
     run_and_exit(settings, options, view, debug=conn.debug, verbose=verbose)
+
+
+def window_line(window: CollectionRange | None) -> str:
+    """The window as the run will ask for it, in UTC: what `02:10` or `2h` resolved to."""
+    if window is None:
+        return "window: none (no --from/--to: the logs the agents still hold)"
+    start, end = (format_api_date(t) for t in (window.start, window.end))
+    return f"window: {start} to {end} (UTC)"
 
 
 def _run_actions(
@@ -213,11 +242,17 @@ def _print_actions(
         sys.stdout.write(json.dumps(doc) + "\n")
 
 
+CreatedInOpt = Annotated[
+    Path | None, path("--out", "DIR", "With --created-here: the folder collect created jobs into.")
+]
+
+
 @shared_options()
 def extend(
     *,
     days: Annotated[int, number("--days", "N", "New expiration: this many days from now.")],
     conn: Connection,
+    out: CreatedInOpt = None,
     groups: Groups,
     jobs: Jobs,
     dry_run: DryRunOpt = False,
@@ -230,8 +265,8 @@ def extend(
     from bulkdl.run.fleet_actions import extend_jobs
 
     json_errors(view.is_json)
-    settings = load_settings(conn, groups, need_out_dir=False)
-    selected = job_filter(jobs, conn.debug)
+    settings = load_settings(conn, groups, out_dir=out, need_out_dir=False)
+    selected = job_filter(jobs, conn.debug, settings.out_dir)
     if days < 1:
         fail_to_start(BulkdlError(f"--days must be at least 1, got {days}"), conn.debug)
     now = datetime.now(UTC)
@@ -247,14 +282,20 @@ def extend(
 
 @shared_options(omit=("status",))
 def retry(
-    *, conn: Connection, groups: Groups, jobs: Jobs, dry_run: DryRunOpt = False, view: Output
+    *,
+    conn: Connection,
+    out: CreatedInOpt = None,
+    groups: Groups,
+    jobs: Jobs,
+    dry_run: DryRunOpt = False,
+    view: Output,
 ) -> None:
     """Retry the selected FAILURE jobs (PUT .../retry)."""
     from bulkdl.run.fleet_actions import retry_jobs
 
     json_errors(view.is_json)
-    settings = load_settings(conn, groups, need_out_dir=False)
-    selected = job_filter(jobs, conn.debug)
+    settings = load_settings(conn, groups, out_dir=out, need_out_dir=False)
+    selected = job_filter(jobs, conn.debug, settings.out_dir)
     _run_actions(
         settings,
         conn,
@@ -287,7 +328,7 @@ def delete(
     """Delete the selected jobs, in any state (DELETE .../{job}); shows the plan and asks first
     unless --yes. A job already gone (404) is reported, not an error."""
     settings = load_settings(conn, groups, out_dir=out, need_out_dir=False)
-    selected = job_filter(jobs, conn.debug)
+    selected = job_filter(jobs, conn.debug, settings.out_dir)
     if not (dry_run or yes or sys.stdin.isatty()):
         fail_to_start(
             ConfigError(

@@ -58,7 +58,7 @@ def list_jobs(
     uncompressed logs (archives are smaller); --verbose: one row per host part."""
     json_errors(view.is_json)
     settings = load_settings(conn, groups, need_out_dir=False)
-    selected = job_filter(jobs, conn.debug)
+    selected = job_filter(jobs, conn.debug, settings.out_dir)
     from bulkdl.cloud.session import ApiSession
     from bulkdl.report.output import Format, emit
     from bulkdl.report.tables import JOB_COLUMNS, PART_COLUMNS, job_json, part_rows

@@ -57,14 +57,53 @@ def bounded(name: str) -> Callable[[float | None], float | None]:
     return check
 
 
+def with_default(name: str, help_text: str) -> str:
+    """The help of a flag that overrides a setting (its typer default is None, which typer
+    would not show), with `[default: ...]`: the setting's default, and where else it is set."""
+    from bulkdl.settings.spec import declared
+
+    for d in declared():
+        if d.spec.flag != name or isinstance(d.default, bool) or d.spec.flag == "--group":
+            continue
+        shown = d.spec.shown_default or ("" if d.default is None else str(d.default))
+        if shown.startswith("("):
+            return f"{help_text}  [default: {d.name} in the config; {shown.strip('()')}]"
+        if shown:
+            return f"{help_text}  [default: {shown}, or {d.name} in the config]"
+    return help_text
+
+
 def number(name: str, metavar: str, help_text: str) -> Any:
     """An option holding a number, checked against the flag's declared bounds."""
-    return typer.Option(name, metavar=metavar, help=help_text, callback=bounded(name))
+    return typer.Option(
+        name,
+        metavar=metavar,
+        help=with_default(name, help_text),
+        callback=bounded(name),
+    )
 
 
-def text(name: str, metavar: str, help_text: str) -> Any:
-    """An option holding a string, with its placeholder."""
-    return typer.Option(name, metavar=metavar, help=help_text)
+def text(
+    name: str, metavar: str, help_text: str, complete: Callable[[str], list[str]] | None = None
+) -> Any:
+    """An option holding a string, with its placeholder (and the values a shell completes)."""
+    return typer.Option(
+        name,
+        metavar=metavar,
+        help=with_default(name, help_text),
+        autocompletion=complete,
+    )
+
+
+def choices(values: Collection[str], *, listed: bool = False) -> Callable[[str], list[str]]:
+    """Shell completion of an enumerated value; `listed`: of the last item after a comma."""
+
+    def complete(incomplete: str) -> list[str]:
+        head, _, last = incomplete.rpartition(",") if listed else ("", "", incomplete)
+        prefix = f"{head}," if head else ""
+        return [prefix + v for v in values if v.lower().startswith(last.lower())]
+
+    return complete
 
 
 def expand_home(value: Path | None) -> Path | None:
@@ -75,7 +114,12 @@ def expand_home(value: Path | None) -> Path | None:
 
 def path(name: str, metavar: str, help_text: str) -> Any:
     """An option holding a path, `~` expanded."""
-    return typer.Option(name, metavar=metavar, help=help_text, callback=expand_home)
+    return typer.Option(
+        name,
+        metavar=metavar,
+        help=with_default(name, help_text),
+        callback=expand_home,
+    )
 
 
 OutOpt = Annotated[Path | None, path("--out", "DIR", "Output folder (or out_dir).")]
@@ -106,12 +150,14 @@ class Connection(NamedTuple):
     ] = None
     profile: Annotated[
         str | None,
-        text(
+        typer.Option(
             "--profile",
-            "NAME",
-            "Use this profile of mongocli's or atlas's config file (~/.config/mongocli/"
+            "-P",
+            metavar="NAME",
+            help="Use this profile of mongocli's or atlas's config file (~/.config/mongocli/"
             "config.toml, ~/.config/atlascli/config.toml, or $BULKDL_PROFILE_FILE). "
-            "Env: BULKDL_PROFILE.",
+            "Env: BULKDL_PROFILE, MCLI_PROFILE. Without one, mongocli's 'default' profile "
+            "when nothing else gives a key.",
         ),
     ] = None
     base_url: Annotated[
@@ -167,15 +213,34 @@ class Jobs(NamedTuple):
     ] = None
     status: Annotated[
         list[str] | None,
-        text("--status", "STATUS", "Only jobs in these statuses (comma-separated or repeated)."),
+        text(
+            "--status",
+            "STATUS",
+            "Only jobs in these statuses (comma-separated or repeated).",
+            choices(
+                ("SUCCESS", "FAILURE", "IN_PROGRESS", "MARKED_FOR_EXPIRY", "EXPIRED"), listed=True
+            ),
+        ),
     ] = None
     since: Annotated[
         str | None,
-        text("--since", "WHEN", "Only jobs created since: an ISO date/time, or 90m, 12h, 7d."),
+        text(
+            "--since",
+            "WHEN",
+            "Only jobs created since: ISO 8601 (no offset = UTC), HH:MM (today, UTC), "
+            "or 90m, 12h, 7d ago.",
+        ),
     ] = None
     resource_name: Annotated[
         str | None, text("--resource-name", "GLOB", "Only jobs for this resource.")
     ] = None
+    created_here: Annotated[
+        bool,
+        flag(
+            "--created-here",
+            "Only the jobs `collect` created into this OUT (its manifest's created lines).",
+        ),
+    ] = False
 
 
 def format_option(metavar: str = "table|json|csv") -> Any:

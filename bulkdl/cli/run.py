@@ -22,7 +22,7 @@ from bulkdl.cli.signals import invoked_args
 from bulkdl.domain.errors import ExitStatus
 from bulkdl.report.hints import resume_command
 from bulkdl.report.output import Column, Format, emit, field
-from bulkdl.report.summary import human_bytes
+from bulkdl.report.summary import human_bytes, window_doc
 from bulkdl.run.runner import Run, RunOptions, RunResult
 from bulkdl.run.waits import wait_report_interval
 from bulkdl.settings.load import Settings
@@ -118,6 +118,7 @@ def print_plan(console: Console, result: RunResult, settings: Settings, fmt: For
             "wouldCreate": creates,
             "freeBytes": free,
             "fits": fits,
+            "window": window_doc(result.summary.window),
         }
         sys.stdout.write(json.dumps(doc) + "\n")
         return

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any, Final, NewType
 
 from bulkdl.domain.errors import ProtocolError
+from bulkdl.domain.timewindow import parse_iso
 
 GroupId = NewType("GroupId", str)
 JobId = NewType("JobId", str)
@@ -82,11 +83,7 @@ def parse_wire_date(value: object) -> datetime | None:
         except (OverflowError, OSError, ValueError):
             return None
     if isinstance(value, str) and value.strip():
-        try:
-            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return parse_iso(value)
     return None
 
 

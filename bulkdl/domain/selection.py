@@ -9,10 +9,9 @@ expiration date of `bulkdl extend`, checked against the API's six-month rule bef
 from __future__ import annotations
 
 import fnmatch
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final, Protocol
 
 from bulkdl.domain.errors import ConfigError
@@ -27,6 +26,7 @@ from bulkdl.domain.models import (
 from bulkdl.domain.models import (
     format_api_date as format_api_date,  # re-exported: fleet.py formats dates from here
 )
+from bulkdl.domain.timewindow import parse_instant, parse_iso
 
 
 class GroupChoice(Protocol):
@@ -54,9 +54,6 @@ MAX_EXTENSION: Final = 6  # months after creation, per the API docs
 # "6 months" is 181-184 days by the calendar; the error text says "6 months in the future".
 # We never send more than 183 days after creation, which every reading accepts.
 MAX_EXTENSION_DAYS: Final = 183
-
-_RELATIVE: Final = re.compile(r"(\d+)\s*([mhd])")
-_UNITS: Final = {"m": 60, "h": 3600, "d": 86400}
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,27 +131,8 @@ def parse_statuses(raw: Iterable[str]) -> frozenset[JobStatus]:
 
 
 def parse_since(raw: str, now: datetime, flag: str = "--since") -> datetime:
-    """`--since 2026-11-25`, `2026-11-25T08:00Z`, `now`, or relative `90m` / `12h` / `7d` ago
-    (UTC).
-
-    `flag` names the option in the error, as `--from` / `--to` read instants the same way.
-    """
-    text = raw.strip()
-    if text.lower() == "now":
-        return now
-    if m := _RELATIVE.fullmatch(text):
-        try:
-            return now - timedelta(seconds=int(m[1]) * _UNITS[m[2]])
-        except OverflowError:  # before the year 1, or too large for timedelta itself
-            raise ConfigError(f"{flag}: {raw!r} reaches too far back") from None
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigError(
-            f"{flag}: cannot read {raw!r} as a date",
-            hint="use an ISO date (2026-11-25, 2026-11-25T08:00Z) or 90m / 12h / 7d",
-        ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    """`--since` (and `--from`/`--to`): the one instant parser, bulkdl.domain.timewindow's."""
+    return parse_instant(raw, now, flag)
 
 
 def collection_range(
@@ -170,7 +148,7 @@ def collection_range(
         given, missing = ("--from", "--to") if to_raw is None else ("--to", "--from")
         raise ConfigError(
             f"{given} needs {missing}: the API takes the collection window's two ends together",
-            hint="e.g. --from 2h --to 0m (the last two hours)",
+            hint="e.g. --from 2h --to now (the last two hours), or --from 02:10 --to 04:10 (UTC)",
         )
     start = parse_since(from_raw, now, "--from")
     end = parse_since(to_raw, now, "--to")
@@ -187,13 +165,7 @@ def collection_range(
 
 def parse_api_date(raw: str | None) -> datetime | None:
     """The API's `2019-03-07T12:21:24Z` as an aware datetime; None if absent or odd."""
-    if not raw:
-        return None
-    try:
-        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parse_iso(raw) if raw else None
 
 
 def select_groups(groups: Iterable[GroupInfo], name_glob: str | None) -> list[GroupInfo]:

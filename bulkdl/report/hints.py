@@ -11,7 +11,7 @@ import re
 import shlex
 from typing import Final
 
-from bulkdl.domain.errors import BulkdlError, NetworkError
+from bulkdl.domain.errors import ApiError, BulkdlError, NetworkError
 
 INSECURE_WARNING: Final = "--insecure: TLS certificates are not verified"
 
@@ -41,9 +41,18 @@ _NETWORK: Final = (
 )
 
 
+WRONG_PATH_HINT: Final = (
+    "nothing answers at that path: check the path in base_url; it is the server's root "
+    "(https://cloud.mongodb.com, or your Ops Manager's https://host:8443), bulkdl adds "
+    "/api/public/v1.0 itself"
+)
+
+
 def hint_for(exc: BulkdlError) -> str | None:
     """Advice for an error that came without a hint, or None."""
     text = str(exc)
+    if isinstance(exc, ApiError) and exc.status == 404 and exc.error_code == "RESOURCE_NOT_FOUND":
+        return WRONG_PATH_HINT  # the API's answer to a path it has no resource for
     if isinstance(exc, NetworkError):
         for pattern, hint in _NETWORK:
             if pattern.search(text):

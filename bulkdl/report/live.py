@@ -10,7 +10,8 @@ from collections.abc import Mapping, Sequence
 from typing import Final
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskID, TextColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskID
+from rich.table import Column
 from rich.text import Text
 
 from bulkdl.domain.models import JobResult, Outcome
@@ -19,17 +20,38 @@ from bulkdl.report.progress import STALLED_AFTER_S, PlainReporter
 from bulkdl.report.summary import human_bytes, human_duration
 
 _LISTING_GROUPS: Final = ", listing groups"  # the overall line until every group is listed
+NARROW: Final = 100  # below this many columns, bars carry only the job id and a short bar
+
+
+def _cell() -> Column:
+    """Every cell on one line: a redraw that wraps scrolls the screen on every refresh."""
+    return Column(no_wrap=True, overflow="ellipsis")
+
+
+def _archives(task: Task) -> str:
+    total = f"{task.total:.0f}" if task.fields["listing"] != _LISTING_GROUPS else "?"
+    return f"{task.completed:.0f}/{total} archives, {human_bytes(task.fields['bytes'])}"
+
+
+class _LabelColumn(ProgressColumn):
+    """A bar: its group and job (narrow: the job id alone, never cut). Overall: `all`, or on a
+    narrow terminal the archive count, which the size column has no room for there."""
+
+    def render(self, task: Task) -> Text:
+        if task.fields.get("overall") and task.fields.get("narrow"):
+            return Text(_archives(task))
+        return Text(task.description)
 
 
 class _SizeColumn(ProgressColumn):
     """Overall: archives done of planned, and bytes so far. A bar: bytes of its archive."""
 
     def render(self, task: Task) -> Text:
+        narrow = task.fields.get("narrow")
         if task.fields.get("overall"):
-            total = f"{task.total:.0f}" if task.fields["listing"] != _LISTING_GROUPS else "?"
-            return Text(
-                f"{task.completed:.0f}/{total} archives, {human_bytes(task.fields['bytes'])}"
-            )
+            return Text("" if narrow else _archives(task))
+        if narrow:
+            return Text(human_bytes(task.completed))
         of = human_bytes(task.total) if task.total else "?"
         return Text(f"{human_bytes(task.completed)}/{of}")
 
@@ -43,6 +65,8 @@ class _StateColumn(ProgressColumn):
             elapsed = now - task.fields["since"]
             rate = task.fields["bytes"] / elapsed if elapsed > 0 else 0.0
             listing = task.fields.get("listing", "")
+            if task.fields.get("narrow"):
+                return Text(f"{human_bytes(rate)}/s {human_duration(elapsed)}")
             return Text(f"{human_bytes(rate)}/s, elapsed {human_duration(elapsed)}{listing}")
         retry = task.fields.get("retry")
         if retry is not None and now < retry[2]:
@@ -62,17 +86,24 @@ class RichReporter(PlainReporter):
 
     def __init__(self, console: Console, *, quiet: bool = False, verbose: bool = False) -> None:
         super().__init__(console, quiet=quiet, verbose=verbose)
+        self._narrow = console.width < NARROW
         self._progress = Progress(
-            TextColumn("{task.description}", markup=False),
-            BarColumn(bar_width=20),
-            _SizeColumn(),
-            _StateColumn(),
+            _LabelColumn(table_column=_cell()),
+            BarColumn(bar_width=4 if self._narrow else 20, table_column=_cell()),
+            _SizeColumn(table_column=_cell()),
+            _StateColumn(table_column=_cell()),
             console=console,
             refresh_per_second=4,
             transient=True,
         )
         self._overall = self._progress.add_task(
-            "all", total=0, overall=True, bytes=0, since=time.monotonic(), listing=_LISTING_GROUPS
+            "all",
+            total=0,
+            overall=True,
+            bytes=0,
+            since=time.monotonic(),
+            listing=_LISTING_GROUPS,
+            narrow=self._narrow,
         )
         self._groups_planned = 0
         self._groups_listed = 0
@@ -111,10 +142,9 @@ class RichReporter(PlainReporter):
         bar = self._bars.get(target.job.id)
         if bar is None:
             name = self._names.get(target.group_id) or target.group_id
+            label = target.job.id if self._narrow else f"{name} {target.job.id}"
             now = time.monotonic()
-            bar = self._progress.add_task(
-                f"{name} {target.job.id}", total=None, since=now, last_data=now, retry=None
-            )
+            bar = self._progress.add_task(label, total=None, since=now, last_data=now, retry=None)
             self._bars[target.job.id] = bar
         return bar
 
@@ -137,12 +167,14 @@ class RichReporter(PlainReporter):
         target: DownloadTarget | None = None,
         attempts: int | None = None,
     ) -> None:
-        super().retrying(error, attempt, delay_s, target, attempts)
-        if target is not None:
-            bar = self._bar(target)
-            until = time.monotonic() + delay_s
-            # Silence while waiting to retry is not a stall: the clock restarts after the wait.
-            self._progress.update(bar, retry=(attempt + 1, attempts, until), last_data=until)
+        if target is None:  # the API's (a listing's) retry: no bar to show it, so a line
+            super().retrying(error, attempt, delay_s, target, attempts)
+            return
+        # An archive's retry shows in its bar; a line comes only if it finally fails.
+        bar = self._bar(target)
+        until = time.monotonic() + delay_s
+        # Silence while waiting to retry is not a stall: the clock restarts after the wait.
+        self._progress.update(bar, retry=(attempt + 1, attempts, until), last_data=until)
 
     def finished(self, result: JobResult) -> None:
         if result.job_id is None or result.outcome is Outcome.CREATED:

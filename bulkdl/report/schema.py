@@ -38,6 +38,13 @@ class CreatedDoc(TypedDict):
     jobId: str
 
 
+class WindowDoc(TypedDict):
+    """`collect --from/--to` as resolved, ISO 8601 UTC (the API's field names)."""
+
+    logCollectionFromDate: str
+    logCollectionToDate: str
+
+
 class SummaryDoc(TypedDict):
     """The end of a run."""
 
@@ -56,6 +63,7 @@ class SummaryDoc(TypedDict):
     throughputBytesPerSecond: int
     interrupted: bool
     left: int  # archives queued but not finished (an interrupt's remainder)
+    window: WindowDoc | None  # collect's resolved --from/--to; null without one (and download)
     exitCode: int  # 0 all good, 1 some failures, 130 interrupted
     failures: list[FailureDoc]
 

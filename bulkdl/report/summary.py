@@ -11,9 +11,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bulkdl.domain.errors import ExitStatus, where
-from bulkdl.domain.models import JobResult, Outcome
+from bulkdl.domain.models import CollectionRange, JobResult, Outcome
 from bulkdl.domain.planner import MANIFEST_NAME
-from bulkdl.report.schema import CreatedDoc, FailureDoc, SummaryDoc
+from bulkdl.report.schema import CreatedDoc, FailureDoc, SummaryDoc, WindowDoc
+
+_DISK_FULL = "No space left on device"  # ENOSPC's strerror, as the archive writer reports it
+DISK_FULL_HINT = " (hint: free space on that disk, or rerun with another --out: the rest resumes)"
 
 
 def new_run_id() -> str:
@@ -37,7 +40,8 @@ class Failure:
         place = where(self.group_id, self.job_id)
         # An error raised about a group (the API's, a listing's) is recorded as its message,
         # which names the group with the same where(): do not say it twice.
-        return self.error if self.error.startswith(place) else f"{place}: {self.error}"
+        line = self.error if self.error.startswith(place) else f"{place}: {self.error}"
+        return f"{line}{DISK_FULL_HINT}" if _DISK_FULL in self.error else line
 
     def to_json(self) -> FailureDoc:
         return {
@@ -66,6 +70,7 @@ class RunSummary:
     failures: list[Failure] = field(default_factory=list)
     created_jobs: list[tuple[str, str]] = field(default_factory=list)  # (group id, job id)
     results: list[JobResult] = field(default_factory=list)  # every outcome, for `-o csv`
+    window: CollectionRange | None = None  # collect --from/--to, resolved to UTC
     queued: int = 0  # archives handed to the downloaders
     transferred: int = 0  # of those, the ones that came to an outcome
 
@@ -123,6 +128,7 @@ class RunSummary:
             "throughputBytesPerSecond": round(self.throughput_bps),
             "interrupted": self.interrupted,
             "left": self.left,
+            "window": window_doc(self.window),
             "exitCode": int(self.exit_status),
             "failures": [f.to_json() for f in self.failures],
         }
@@ -149,6 +155,13 @@ class RunSummary:
             return ""
         folder = self.out_dir.absolute()
         return f"; in {folder} (manifest {folder / MANIFEST_NAME})"
+
+
+def window_doc(window: CollectionRange | None) -> WindowDoc | None:
+    if window is None:
+        return None
+    start, end = window.to_json().values()
+    return {"logCollectionFromDate": start, "logCollectionToDate": end}
 
 
 def failure_of(result: JobResult) -> Failure:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from bulkdl.domain.models import ChildJob, Job
+from bulkdl.domain.timewindow import parse_iso
 from bulkdl.report.output import Column, field
 from bulkdl.report.summary import human_bytes
 
@@ -25,7 +26,9 @@ def _window_cell(record: Mapping[str, Any]) -> str:
     raw = record.get("logCollectionFromDate"), record.get("logCollectionToDate")
     if not all(raw):
         return ""
-    start, end = (datetime.fromisoformat(str(value)).astimezone(UTC) for value in raw)
+    start, end = (
+        (parse_iso(str(v)) or datetime.min.replace(tzinfo=UTC)).astimezone(UTC) for v in raw
+    )
     tail = f"{end:%H:%M}" if start.date() == end.date() else f"{end:%Y-%m-%d %H:%M}"
     return f"{start:%Y-%m-%d %H:%M} → {tail}"
 

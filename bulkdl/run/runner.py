@@ -68,7 +68,7 @@ class Run:
         self.settings = settings
         self.reporter = reporter
         self.options = options or RunOptions()
-        self.summary = RunSummary(out_dir=settings.out_dir)
+        self.summary = RunSummary(out_dir=settings.out_dir, window=self.options.collect_range)
         self._scope = anyio.CancelScope()
         self._fatal: BulkdlError | None = None
 

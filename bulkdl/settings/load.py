@@ -67,14 +67,14 @@ def load_settings(
     if config_path is None and DEFAULT_CONFIG.is_file():
         config_path = DEFAULT_CONFIG
     toml = _toml_layer(config_path) if config_path is not None else {}
-    profile = overrides.profile or env.get(ecosystem.ENV_PROFILE, "").strip() or None
-    where_profile = "--profile" if overrides.profile else ecosystem.ENV_PROFILE
+    above = {**ecosystem.env_layer(env), **_env_layer(env), **_flag_layer(overrides)}
     eco = {
-        **(ecosystem.profile_layer(profile, env, where_profile) if profile else {}),
+        **_profile(overrides, env, names_key=_names_key(toml, above)),
         **ecosystem.env_layer(env),
     }
     fallback = {k: eco.pop(k) for k in ecosystem.FALLBACKS if k in eco}
     merged = {**toml, **eco, **_env_layer(env), **_flag_layer(overrides)}
+    _one_key_pair(merged)
     if not any(merged[k].value for k in _SELECTION if k in merged):
         # mongocli's default project, else its default org
         chosen = "groups" if "groups" in fallback else "org"
@@ -92,7 +92,47 @@ def load_settings(
     if "private_key" not in values and "private_key_file" in values:
         values["private_key"] = _read_private_key(values["private_key_file"], merged)
     _require(values, need_out_dir)
-    return Settings(**values)
+    named = ("base_url", "public_key", "private_key")
+    sources: dict[str, str] = {k: merged[k].where for k in named if k in merged}
+    if "private_key" not in merged and "private_key_file" in merged:
+        sources["private_key"] = merged["private_key_file"].where
+    return Settings(**values, sources=sources)
+
+
+def _profile(overrides: Overrides, env: Mapping[str, str], *, names_key: bool) -> dict[str, Given]:
+    """The profile named by -P/--profile, BULKDL_PROFILE or MCLI_PROFILE; else, as mongocli
+    does, the `default` profile, when it exists and nothing else names a key."""
+    for name, where in (
+        (overrides.profile, "--profile"),
+        (env.get(ecosystem.ENV_PROFILE, "").strip(), ecosystem.ENV_PROFILE),
+        (env.get(ecosystem.ENV_MCLI_PROFILE, "").strip(), ecosystem.ENV_MCLI_PROFILE),
+    ):
+        if name:
+            return ecosystem.profile_layer(name, env, where)
+    if names_key:
+        return {}
+    default = ecosystem.DEFAULT_PROFILE
+    return ecosystem.profile_layer(default, env, "the default profile", optional=True)
+
+
+def _names_key(*layers: Mapping[str, Given]) -> bool:
+    keys = ("public_key", "private_key", "private_key_file")
+    return any(k in layer for layer in layers for k in keys)
+
+
+def _one_key_pair(merged: Mapping[str, Given]) -> None:
+    """A key pair is used whole: a profile's half never pairs with a half from elsewhere (a
+    stray MCLI_PRIVATE_API_KEY must not silently replace half of `--profile prod`)."""
+    public, private = merged.get("public_key"), merged.get("private_key")
+    if public is None or private is None:
+        return
+    from_profile = [g.where.startswith("profile ") for g in (public, private)]
+    if from_profile[0] != from_profile[1]:
+        raise ConfigError(
+            f"the public key comes from {public.where} but the private key from "
+            f"{private.where}: a key pair must come from one place",
+            hint="unset the stray half (or give both halves in the same place)",
+        )
 
 
 def _require(values: dict[str, Any], need_out_dir: bool) -> None:
@@ -156,7 +196,9 @@ def read_config_file(path: Path) -> dict[str, Any]:
         data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(
-            f"config file {path} does not exist", hint="pass --config FILE or create bulkdl.toml"
+            f"config file {path} does not exist",
+            hint=f"start one with `bulkdl config example > {path}` and edit it, "
+            "or pass --config FILE",
         ) from None
     except OSError as exc:
         raise ConfigError(f"config file {path}: cannot read it: {exc.strerror}") from None
@@ -341,13 +383,26 @@ def normalise_base_url(raw: object, where: str, *, name: str = "base_url") -> st
     except ValueError as exc:
         raise ConfigError(
             f"{where}: {name} {url!r} is not a valid URL: {exc}",
-            hint=None if "://" in url else f"give the scheme too, e.g. https://{url}",
+            hint=_scheme_hint(url),
         ) from None
     scheme, netloc, path = parts
     prefix_free = path.rstrip("/")
     if prefix_free.endswith(API_PREFIX):
         prefix_free = prefix_free[: -len(API_PREFIX)]
     return f"{scheme}://{netloc}{prefix_free.rstrip('/')}"
+
+
+_SCHEME_TYPO: Final = re.compile(r"(https?)(:?/{1,2}|:)(?!/)(.+)", re.IGNORECASE)
+
+
+def _scheme_hint(url: str) -> str | None:
+    """`http//host`, `https:/host`, `http:host`: a mistyped scheme, not a missing one."""
+    if "://" in url:
+        return None
+    if m := _SCHEME_TYPO.fullmatch(url):
+        fixed = f"{m[1].lower()}://{m[3]}"
+        return f"the scheme looks mistyped ({m[1]}{m[2]}): did you mean {fixed}?"
+    return f"give the scheme too, e.g. https://{url}"
 
 
 def urlsplit_checked(url: str) -> tuple[str, str, str]:

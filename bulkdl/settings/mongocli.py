@@ -8,6 +8,7 @@ and `project_id` / `org_id` the groups, but only when no source gives them (see 
 
 from __future__ import annotations
 
+import difflib
 import stat
 import tomllib
 from collections.abc import Mapping
@@ -19,6 +20,8 @@ from bulkdl.settings.spec import Given, declared
 
 ENV_PREFIXES: Final = ("MCLI_", "MONGODB_ATLAS_")
 ENV_PROFILE: Final = "BULKDL_PROFILE"
+ENV_MCLI_PROFILE: Final = "MCLI_PROFILE"  # mongocli's own variable
+DEFAULT_PROFILE: Final = "default"  # what mongocli uses when nothing names a profile
 ENV_PROFILE_FILE: Final = "BULKDL_PROFILE_FILE"
 # mongocli's current file, its older name, then atlas's: under $XDG_CONFIG_HOME or ~/.config.
 PROFILE_FILES: Final = ("mongocli/config.toml", "mongocli.toml", "atlascli/config.toml")
@@ -58,9 +61,16 @@ def env_layer(env: Mapping[str, str]) -> dict[str, Given]:
     return _translate(raw, Path.cwd())
 
 
-def profile_layer(name: str, env: Mapping[str, str], where_flag: str) -> dict[str, Given]:
-    """Settings from profile `name` of the first mongocli/atlas config file that has it."""
+def profile_layer(
+    name: str, env: Mapping[str, str], where_flag: str, *, optional: bool = False
+) -> dict[str, Given]:
+    """Settings from profile `name` of the first mongocli/atlas config file that has it.
+
+    `optional` (mongocli's `default`, used when nothing named a profile): absent is no error.
+    A name not found lists the profiles that exist, nearest first.
+    """
     candidates = profile_files(env)
+    existing: list[str] = []
     for path in candidates:
         doc = _read_profile_file(path)
         if doc is None:
@@ -70,10 +80,17 @@ def profile_layer(name: str, env: Mapping[str, str], where_flag: str) -> dict[st
             _check_private(path)
             raw = {k: (str(v), f"profile {name!r} in {path}: {k}") for k, v in table.items()}
             return _translate(raw, path.parent)
+        existing += [p for p in is_profile_file(doc) if p not in existing]
+    if optional:
+        return {}
     found = ", ".join(str(p) for p in candidates)
+    near = difflib.get_close_matches(name, existing, n=1)
+    mean = f"did you mean {near[0]!r}? " if near else ""
+    listed = f"profiles there: {', '.join(existing)}" if existing else "no profiles there"
     raise ConfigError(
         f"{where_flag}: no profile {name!r} in {found}",
-        hint=f"create it with `mongocli config --profile {name}`, or set {ENV_PROFILE_FILE}",
+        hint=f"{mean}{listed}; create one with `mongocli config --profile {name}`, "
+        f"or set {ENV_PROFILE_FILE}",
     )
 
 

@@ -238,6 +238,10 @@ class Settings:
         **_POSITIVE_S,
     )
 
+    # Where the key halves and the URL came from ("--base-url", "profile 'prod' in F: ..."),
+    # for the errors that blame one of them. Not a setting: no declaration.
+    sources: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
     @property
     def discover(self) -> bool:
         """Groups come from the API (all, one org's, or matching a name)."""
@@ -259,7 +263,11 @@ class Declared:
 
 def declared() -> tuple[Declared, ...]:
     """Every setting, in declaration order."""
-    return tuple(Declared(f.name, f.default, f.metadata[_SPEC]) for f in fields(Settings))
+    return tuple(
+        Declared(f.name, f.default, f.metadata[_SPEC])
+        for f in fields(Settings)
+        if _SPEC in f.metadata
+    )
 
 
 def is_required(d: Declared) -> bool:

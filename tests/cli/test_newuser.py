@@ -146,3 +146,179 @@ def test_tilde_in_out_is_home(
     assert not (cwd / "~").exists()
     verified = run_cli(["verify", "~/pulls/x"], env={"HOME": str(home)})
     assert verified.exit_code == 0, verified.output
+
+
+def test_window_hh_mm_is_today_utc_and_is_shown_everywhere(
+    tmp_path: Path, fleet: Fleet, emulator: EmulatorThread
+) -> None:
+    """`--from 00:00 --to now`: resolved to UTC, printed on the dry run and the real run, in the
+    JSON and on the manifest's created lines, and sent as such."""
+    from datetime import UTC, datetime
+
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    out = tmp_path / "out"
+    args = [*COLLECT, "--base-url", emulator.base_url, "--from", "00:00", "--to", "now"]
+    start = f"{today}T00:00:00Z"
+    dry = run_cli([*args, "--dry-run", "--out", str(out)])
+    assert dry.exit_code == 0, dry.output
+    assert f"window: {start} to " in dry.stderr
+    assert "(UTC)" in dry.stderr
+    dry_json = run_cli([*args, "--dry-run", "--json"])
+    assert json.loads(dry_json.stdout)["window"]["logCollectionFromDate"] == start
+    real = run_cli([*args, "--out", str(out), "--json"])
+    assert real.exit_code == 0, real.output
+    assert f"window: {start} to " in real.stderr
+    assert json.loads(real.stdout)["window"]["logCollectionFromDate"] == start
+    created = [line for line in read_manifest(out) if line["outcome"] == "created"]
+    assert len(created) == len(fleet.groups)
+    assert {line["logCollectionFromDate"] for line in created} == {start}
+
+
+@pytest.mark.parametrize(
+    ("raw", "expect"),
+    [
+        ("2026-12-02T02:10", "2026-12-02T02:10:00+00:00"),  # no offset: UTC
+        ("2026-12-02T02:10Z", "2026-12-02T02:10:00+00:00"),
+        ("2026-12-02T03:10+01:00", "2026-12-02T02:10:00+00:00"),
+        ("02:10", "2026-12-03T02:10:00+00:00"),  # today (NOW's day), UTC
+        ("90m ago", "2026-12-03T10:30:00+00:00"),
+        ("2h", "2026-12-03T10:00:00+00:00"),
+    ],
+)
+def test_one_instant_parser(raw: str, expect: str) -> None:
+    from datetime import UTC, datetime
+
+    from bulkdl.domain.timewindow import parse_instant
+
+    now = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    assert parse_instant(raw, now, "--from").isoformat() == expect
+
+
+def test_since_reads_hh_mm_through_the_cli(fleet: Fleet, emulator: EmulatorThread) -> None:
+    """The same parser behind list --since: `00:00` is accepted (main refused it)."""
+    result = run_cli(["list", *_base(emulator, fleet), "--since", "00:00", "-o", "json"])
+    assert result.exit_code == 0, result.output
+
+
+COMMANDS = ["groups", "list", "collect", "extend", "retry", "delete", "download", "verify"]
+
+
+@pytest.mark.parametrize("command", [*COMMANDS, "emulate", "demo"])
+def test_help_has_examples_and_dir(command: str) -> None:
+    shown = run_cli([command, "--help"], env={"COLUMNS": "100"})
+    assert shown.exit_code == 0
+    examples = shown.stdout.split("Examples:\n", 1)[1].lstrip()
+    assert examples.startswith((f"bulkdl {command}", "# "))
+    assert "<path>" not in shown.stdout
+    assert "PATH" not in shown.stdout
+    for line in shown.stdout.splitlines():
+        if line.lstrip().startswith("--out"):
+            assert line.lstrip().startswith("--out DIR"), line
+
+
+def test_help_shows_defaults_the_collect_one_liner_and_full_summaries() -> None:
+    top = run_cli(["--help"], env={"COLUMNS": "80"}).stdout
+    commands = top.split("Commands:\n", 1)[1]
+    assert "..." not in commands
+    assert "collect   Create a log-collection job per group; wait, download." in commands
+    download = " ".join(run_cli(["download", "--help"]).stdout.split())
+    assert "[default: 8, or concurrency in the config]" in download
+    assert "[default: 60.0, or stall_timeout_s in the config]" in download
+    collect = run_cli(["collect", "--help"]).stdout
+    assert "--from 2h --to now --download --out ~/incident-42" in collect
+    assert "MCLI_PROFILE" in collect
+
+
+@pytest.mark.parametrize(
+    ("words", "expect"),
+    [
+        ("bulkdl list --status SUCCESS,F", ["SUCCESS,FAILURE"]),
+        ("bulkdl collect --resource-type r", ["replicaset"]),
+        ("bulkdl collect --log-types MONGODB,F", ["MONGODB,FTDC"]),
+    ],
+)
+def test_values_complete(words: str, expect: list[str]) -> None:
+    import os
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).parent / "bulkdl"
+    env = dict(os.environ, _BULKDL_COMPLETE="complete_bash", COMP_WORDS=words)
+    env["COMP_CWORD"] = str(len(words.split()) - 1)
+    done = subprocess.run([str(exe)], env=env, capture_output=True, text=True, check=False)
+    assert done.stdout.split() == expect, done.stderr
+
+
+def test_collect_extract_and_created_here_act_on_exactly_this_outs_jobs(
+    tmp_path: Path, fleet: Fleet, emulator: EmulatorThread
+) -> None:
+    """collect --extract unpacks what it created; download/extend/retry/delete --created-here
+    select exactly the jobs OUT's manifest says collect created (not the fleet's older ones)."""
+    out = tmp_path / "incident"
+    base = ["--base-url", emulator.base_url]
+    made = run_cli([*COLLECT, *base, "--extract", "--out", str(out), "--json"])
+    assert made.exit_code == 0, made.output
+    created = {j["jobId"] for j in json.loads(made.stdout)["createdJobs"]}
+    assert len(created) == len(fleet.groups)
+    extracted = {line["jobId"] for line in read_manifest(out) if line.get("extractedPath")}
+    assert extracted == created
+    for line in read_manifest(out):
+        if line.get("extractedPath"):
+            assert (out / line["extractedPath"]).is_dir()
+
+    again = run_cli(
+        ["download", *base, "--all-groups", "--out", str(out), "--created-here", "-o", "csv"]
+    )
+    assert again.exit_code == 0, again.output
+    rows = list(csv.DictReader(io.StringIO(again.stdout)))
+    assert {r["jobId"] for r in rows} == created
+    assert {r["outcome"] for r in rows} == {"skipped"}
+    for command in (["extend", "--days", "2"], ["retry"], ["delete"]):
+        args = [*command, *base, "--all-groups", "--out", str(out), "--created-here"]
+        shown = run_cli([*args, "--dry-run", "-o", "json"])
+        acted = {a["jobId"] for a in json.loads(shown.stdout)["actions"]}
+        # retry names each of them too, refused (only FAILURE jobs are retried)
+        assert acted == created, (command, shown.output)
+
+
+def test_created_here_without_a_manifest_is_exit_2(
+    tmp_path: Path, emulator: EmulatorThread
+) -> None:
+    args = ["download", "--base-url", emulator.base_url, "--all-groups", "--out", str(tmp_path)]
+    result = run_cli([*args, "--created-here"])
+    assert result.exit_code == 2
+    assert "--created-here: cannot read" in result.stderr
+    assert emulator.state.counters.requests_by_kind.get("jobs", 0) == 0
+
+
+def test_hints_name_the_failing_part(tmp_path: Path, emulator: EmulatorThread) -> None:
+    """A wrong path in base_url, a mistyped scheme, a missing config file: each hint names it."""
+    wrong_path = run_cli(["list", "--base-url", emulator.base_url + "/wrong", "--all-groups"])
+    assert wrong_path.exit_code == 2, wrong_path.output
+    assert "check the path in base_url" in wrong_path.stderr
+    assert "(base_url came from --base-url)" in wrong_path.stderr
+    typo = run_cli(["list", "--base-url", "http//127.0.0.1:8089", "--all-groups"])
+    assert typo.exit_code == 2
+    assert "did you mean http://127.0.0.1:8089?" in typo.stderr
+    assert "https://http//" not in typo.stderr
+    missing = run_cli(["list", "--config", str(tmp_path / "bulkdl.toml"), "--all-groups"])
+    assert missing.exit_code == 2
+    assert f"bulkdl config example > {tmp_path / 'bulkdl.toml'}" in missing.stderr
+
+
+def test_a_full_disk_line_carries_a_hint() -> None:
+    """ENOSPC as the archive writer words it: the error line says what to do (reporter level:
+    a test cannot fill a real disk)."""
+    from rich.console import Console
+
+    from bulkdl.domain.models import JobResult, Outcome
+    from bulkdl.report.progress import PlainReporter
+
+    log = io.StringIO()
+    error = "/srv/out/g/j.tar.gz.part: write failed (No space left on device)"
+    result = JobResult("5c8100bcf2a30b12ff88258f", None, "SUCCESS", Outcome.FAILED, error=error)
+    PlainReporter(Console(file=log, width=40)).finished(result)
+    assert (
+        "No space left on device) (hint: free space on that disk, or rerun with another --out"
+        in log.getvalue()
+    )

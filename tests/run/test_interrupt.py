@@ -43,6 +43,9 @@ def test_signal_mid_download(tmp_path: Path, sig: signal.Signals) -> None:
             for path in (out / gid).glob("*.tar.gz"):
                 assert path.read_bytes() == served_archive(fleet, gid, path.name[:24])
                 assert path.name[:24] in finished
+        # The closing line counts what is left and names where the rest will go (issue 22).
+        assert f"; {8 - len(finished)} archives left" in stderr
+        assert f"(manifest {out.absolute() / 'manifest.jsonl'})" in stderr
         done_before = emu.state.counters.downloads_completed
 
         rerun = _start(emu, groups, out)

@@ -99,7 +99,8 @@ def test_atlas_profile_file_under_home(
 def test_precedence_flags_over_bulkdl_over_mcli_over_profile(
     tmp_path: Path, fleet: Fleet, emulator: EmulatorThread
 ) -> None:
-    """Each source overrides the one below it, key by key."""
+    """Each source overrides the one below it, key by key; the key pair is taken whole (issue
+    22: a half from a profile never pairs with a half from elsewhere)."""
     g1, g2, *_ = fleet.groups
     xdg = tmp_path / "xdg"
     # The profile: a dead URL and a wrong key, both overridden from above.
@@ -112,6 +113,7 @@ def test_precedence_flags_over_bulkdl_over_mcli_over_profile(
         "XDG_CONFIG_HOME": str(xdg),
         "MCLI_OPS_MANAGER_URL": DEAD + "/",  # beaten by the flag below
         "MCLI_PRIVATE_API_KEY": "also-wrong",  # beaten by BULKDL_PRIVATE_KEY
+        "BULKDL_PUBLIC_KEY": PUBLIC_KEY,
         "BULKDL_PRIVATE_KEY": PRIVATE_KEY,
     }
     out = tmp_path / "o"
@@ -120,12 +122,13 @@ def test_precedence_flags_over_bulkdl_over_mcli_over_profile(
     assert result.exit_code == 0, result.output
     assert _downloaded_groups(out) == {g2}  # --group beats the profile's project_id
 
-    # Without BULKDL_PRIVATE_KEY, MCLI_'s wrong key wins over the profile's: rejected, exit 2.
+    # Without BULKDL_* keys, MCLI_'s private half would pair with the profile's public half:
+    # refused before any request, naming both places.
     emulator.state.reset()
-    result = run_cli(args, env={**env, "BULKDL_PRIVATE_KEY": ""})
+    result = run_cli(args, env={**env, "BULKDL_PUBLIC_KEY": "", "BULKDL_PRIVATE_KEY": ""})
     assert result.exit_code == 2, result.output
-    assert "rejected" in result.stderr
-    assert emulator.state.counters.challenges >= 1
+    assert "the private key from MCLI_PRIVATE_API_KEY" in result.stderr
+    assert emulator.state.counters.challenges == 0
 
 
 def test_bulkdl_toml_groups_beat_mongocli_default_project(
