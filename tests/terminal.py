@@ -19,8 +19,12 @@ from tests.conftest import PRIVATE_KEY, PUBLIC_KEY
 _CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
-def run_in_pty(args: list[str], *, columns: int = 140, timeout_s: float = 60) -> tuple[int, str]:
-    """Run `python -m bulkdl ARGS` with its stderr and stdout on a pty; the screen text, status."""
+def run_in_pty(
+    args: list[str], *, columns: int = 140, timeout_s: float = 60, raw: bool = False
+) -> tuple[int, str]:
+    """Run `python -m bulkdl ARGS` with its stderr and stdout on a pty; the screen text, status.
+
+    raw: every byte as the terminal got it (CSI sequences left in), to look for hostile ones."""
     primary, secondary = pty.openpty()
     env = dict(
         os.environ,
@@ -56,5 +60,8 @@ def run_in_pty(args: list[str], *, columns: int = 140, timeout_s: float = 60) ->
             break
     os.close(primary)
     status = proc.wait(timeout=10)
-    text = _CONTROL.sub("", b"".join(chunks).decode("utf-8", "replace"))
+    text = b"".join(chunks).decode("utf-8", "replace")
+    if raw:
+        return status, text
+    text = _CONTROL.sub("", text)
     return status, text
