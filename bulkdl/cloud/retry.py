@@ -20,6 +20,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import anyio
@@ -33,6 +34,7 @@ from bulkdl.domain.errors import (
     RateLimited,
     ServerError,
 )
+from bulkdl.domain.retry_after import wait_too_long
 
 T = TypeVar("T")
 
@@ -49,6 +51,7 @@ class RetryPolicy:
     deadline_s: float  # no new attempt starts after this many seconds
     initial_backoff_s: float
     max_backoff_s: float = 30.0  # not a setting: the cap the README documents
+    retry_after_max_s: float = 300.0  # a longer Retry-After fails at once, saying so
 
     @property
     def attempts(self) -> int:
@@ -86,6 +89,21 @@ def should_retry(
     )
 
 
+def _waited_too_long(exc: RateLimited, policy: RetryPolicy) -> RateLimited:
+    """The same failure, saying what the server asked for and when a rerun makes sense."""
+    asked = exc.retry_after_s or 0.0
+    told = RateLimited(
+        f"{exc}; {wait_too_long(asked, policy.retry_after_max_s, datetime.now(UTC))}",
+        status=exc.status,
+        error_code=exc.error_code,
+        group_id=exc.group_id,
+        job_id=exc.job_id,
+        retry_after_s=asked,
+    )
+    told.attempts = exc.attempts
+    return told
+
+
 async def retrying(
     operation: Callable[[int], Awaitable[T]],
     *,
@@ -109,6 +127,8 @@ async def retrying(
             result = await operation(attempt)
         except BulkdlError as exc:
             exc.attempts = attempt
+            if isinstance(exc, RateLimited) and (exc.retry_after_s or 0) > policy.retry_after_max_s:
+                raise _waited_too_long(exc, policy) from None
             if isinstance(exc, RateLimited):
                 delay = pacer.rate_limited(group, exc)
             else:

@@ -17,6 +17,7 @@ import re
 import ssl
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any, Final, Self, cast
 from urllib.parse import urlsplit
 
@@ -38,6 +39,7 @@ from bulkdl.domain.errors import (
     where,
 )
 from bulkdl.domain.models import GroupId, JobId
+from bulkdl.domain.retry_after import parse_retry_after
 from bulkdl.settings.load import Settings, check_proxy
 
 READ_BUFSIZE: Final = 256 * 1024
@@ -127,12 +129,8 @@ def _parse_error_body(body: bytes) -> tuple[str | None, str | None]:
 
 
 def _seconds(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None  # an HTTP date: rare for APIs; we back off on our own instead
+    """Retry-After in either form (seconds or an HTTP-date), from now."""
+    return parse_retry_after(value, datetime.now(UTC))
 
 
 def digest_challenge(values: Iterable[str]) -> str | None:

@@ -71,6 +71,7 @@ class RateLimit:
     retry_after_s: float | None = None
     limit: int = 100  # the "%s requests every %s minutes" of the message
     minutes: int = 1
+    dated: bool = False  # Retry-After as an HTTP-date (now + retry_after_s), not seconds
 
     def __post_init__(self) -> None:
         if self.retry_after_s is not None:

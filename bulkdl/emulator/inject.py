@@ -57,7 +57,11 @@ def answer_instead(
     if isinstance(fault, faults.RateLimit):
         state.fault_served(fault)
         raise errors.rate_limited(
-            request.path, fault.limit, str(fault.minutes), retry_after_s=fault.retry_after_s
+            request.path,
+            fault.limit,
+            str(fault.minutes),
+            retry_after_s=fault.retry_after_s,
+            dated=fault.dated,
         )
     if isinstance(fault, faults.HtmlPage):
         state.fault_served(fault)

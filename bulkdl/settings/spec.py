@@ -219,6 +219,13 @@ class Settings:
         high=3600,
         **_POSITIVE_S,
     )
+    retry_after_max_s: float = key(
+        300.0,
+        "The longest Retry-After (seconds or an HTTP-date) honoured; a 429 asking for longer "
+        "fails at once, naming the wait and when to rerun.",
+        high=86400,
+        **_POSITIVE_S,
+    )
     verify: bool = key(
         False, "Read every archive through gzip+tar before keeping it.", flag="--verify"
     )
