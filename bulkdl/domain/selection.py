@@ -146,7 +146,10 @@ def parse_since(raw: str, now: datetime, flag: str = "--since") -> datetime:
         try:
             return now - timedelta(seconds=int(m[1]) * _UNITS[m[2]])
         except OverflowError:  # before the year 1, or too large for timedelta itself
-            raise ConfigError(f"--since: {raw!r} reaches too far back") from None
+            raise ConfigError(
+                f"{flag}: {raw!r} reaches too far back (before the year 1)",
+                hint="use a nearer instant: an ISO date (2026-11-25) or 90m / 12h / 7d",
+            ) from None
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:

@@ -21,6 +21,11 @@ _NETWORK: Final = (
         "that port speaks plain HTTP, not TLS: use http:// in base_url, or the HTTPS port",
     ),
     (
+        re.compile(r"cannot connect to the proxy", re.I),
+        "nothing answers at the proxy: check --proxy, the proxy key or HTTPS_PROXY / HTTP_PROXY "
+        "(NO_PROXY lists hosts reached without it)",
+    ),
+    (
         re.compile(r"refused|Connect call failed", re.I),
         "nothing listens there: check the host and port in base_url "
         "(Ops Manager often listens on 8080 for http, 8443 for https)",
