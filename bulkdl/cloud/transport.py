@@ -27,6 +27,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from bulkdl import __version__
 from bulkdl.cloud.proxies import env_proxies, proxy_for, redact
+from bulkdl.cloud.redirects import NoDowngrade, redirect_loop
 from bulkdl.domain.errors import (
     ApiError,
     AuthError,
@@ -203,7 +204,7 @@ class Transport:
             # and resumed it after nearly every 256 KiB read (measured: ~6% more CPU per GB,
             # ~9% longer on 200 x 5 MiB); 256 KiB bounds a body's buffer at ~0.75 MiB.
             read_bufsize=READ_BUFSIZE,
-            middlewares=(auth,),
+            middlewares=(NoDowngrade(s.base_url, allow=s.allow_http_redirect), auth),
             # total=None: a long archive must not be killed by aiohttp's 300 s default;
             # sock_read is the stall guard instead (for an archive's body, only until its
             # headers are in: bodywatch.py then watches with one timer per body).
@@ -254,6 +255,8 @@ class Transport:
                     )
                 if deadline.cancelled_caught:
                     raise headers_too_slow(url, self._settings.header_timeout_s, group, job)
+            except aiohttp.TooManyRedirects as exc:
+                raise redirect_loop(exc, where(group, job)) from None
             except aiohttp.ClientHttpProxyError as exc:
                 raise ProxyError(
                     f"proxy {redact(proxy or '')} refused the connection to "

@@ -226,6 +226,10 @@ class Settings:
         high=86400,
         **_POSITIVE_S,
     )
+    allow_http_redirect: bool = key(
+        False,
+        "Follow a redirect from an https base_url to plain http:// (off: refused, naming it).",
+    )
     verify: bool = key(
         False, "Read every archive through gzip+tar before keeping it.", flag="--verify"
     )
