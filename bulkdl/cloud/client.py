@@ -23,6 +23,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from bulkdl.cloud.body_watch import BodyWatch
 from bulkdl.cloud.pacing import RequestBudget
+from bulkdl.cloud.page_read import read_capped
 from bulkdl.cloud.transport import Transport, network_error
 from bulkdl.domain.archive_head import NotArchive, TarGzSniffer, refused_content_type
 from bulkdl.domain.errors import (
@@ -336,9 +337,17 @@ class CloudManagerClient(Transport):
             if not 200 <= resp.status < 300:
                 raise await self._error_from(resp, group=group, job=job)
             try:
-                raw = await resp.read()
+                raw = await read_capped(resp, self._settings.max_page_bytes)
             except (TimeoutError, aiohttp.ClientError) as exc:
                 raise network_error(exc, url, group=group, job=job) from None
+        if raw is None:
+            raise ProtocolError(
+                f"{place}: the {what} is larger than max_page_bytes "
+                f"({self._settings.max_page_bytes} bytes); not read further",
+                group_id=group,
+                hint="a page of 500 jobs is well under 1 MiB: check base_url (a proxy's page?), "
+                "or raise max_page_bytes if the server is right",
+            )
         if empty:
             return {}
         try:

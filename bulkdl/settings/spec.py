@@ -226,6 +226,12 @@ class Settings:
         high=86400,
         **_POSITIVE_S,
     )
+    max_page_bytes: int = key(
+        32 * 1024 * 1024,
+        "The largest JSON answer (one listing page) read; a larger one fails its group.",
+        low=64 * 1024,
+        high=2**31,
+    )
     allow_http_redirect: bool = key(
         False,
         "Follow a redirect from an https base_url to plain http:// (off: refused, naming it).",
