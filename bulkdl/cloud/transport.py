@@ -334,6 +334,13 @@ def headers_too_slow(url: str, seconds: float, group: str | None, job: str | Non
     )
 
 
+def tls_reason(exc: aiohttp.ClientConnectorCertificateError) -> str:
+    """Which check failed (unknown CA, name mismatch, expired), in OpenSSL's words."""
+    cert_error = exc.certificate_error
+    said = getattr(cert_error, "verify_message", None) or str(cert_error)
+    return " ".join(str(said).split())[:160] or "unknown reason"
+
+
 def network_error(
     exc: BaseException,
     url: str,
@@ -346,7 +353,7 @@ def network_error(
     if isinstance(exc, aiohttp.ClientProxyConnectionError):
         what = f"cannot connect to the proxy {redact(proxy or '')} ({exc.strerror or 'refused'})"
     elif isinstance(exc, aiohttp.ClientConnectorCertificateError):
-        what = f"TLS certificate of {host} could not be verified"
+        what = f"TLS certificate of {host} could not be verified: {tls_reason(exc)}"
     elif isinstance(exc, aiohttp.ClientConnectorError):
         what = f"cannot connect to {host} ({exc.strerror or exc.__class__.__name__})"
     elif isinstance(exc, asyncio.TimeoutError):

@@ -39,9 +39,19 @@ _NETWORK: Final = (
         "the host name does not resolve: check its spelling in base_url, your DNS or VPN",
     ),
     (
+        re.compile(r"certificate has expired|certificate is not yet valid", re.I),
+        "the server's certificate is outside its validity dates: it must be renewed there (or "
+        "this machine's clock is wrong); ca_file cannot help",
+    ),
+    (
+        re.compile(r"Hostname mismatch|IP address mismatch|not valid for", re.I),
+        "the certificate was issued for another name: use that name in base_url (ca_file is "
+        "not the problem)",
+    ),
+    (
         re.compile(r"certificate", re.I),
-        "point ca_file at your Ops Manager's CA bundle (--insecure skips the check: not for "
-        "production)",
+        "the server's CA is not trusted here: point ca_file at your Ops Manager's CA bundle "
+        "(--insecure skips the check: not for production)",
     ),
 )
 
