@@ -22,6 +22,7 @@ import anyio
 from aiohttp.http_exceptions import HttpProcessingError
 
 from bulkdl.cloud.body_watch import BodyWatch
+from bulkdl.cloud.notices import warn
 from bulkdl.cloud.pacing import RequestBudget
 from bulkdl.cloud.page_read import read_capped
 from bulkdl.cloud.transport import Transport, network_error
@@ -242,6 +243,7 @@ class CloudManagerClient(Transport):
         page_url: str | None = f"{url}{'&' if '?' in url else '?'}{query}"
         followed: set[str] = set()  # pages already requested: a repeat would loop forever
         items: list[Any] = []
+        totals: list[object] = []  # each page's totalCount
         while page_url is not None:
             if len(followed) >= MAX_PAGES:
                 raise ProtocolError(
@@ -253,6 +255,7 @@ class CloudManagerClient(Transport):
             if not isinstance(results, list):
                 raise ProtocolError(f"{place}: the {what} has no 'results' list", group_id=group)
             items.extend(results)
+            totals.append(doc.get("totalCount"))
             href = next_link(doc)
             page_url = (
                 None if href is None else follow_next(self._settings.base_url, page_url, href)
@@ -261,6 +264,11 @@ class CloudManagerClient(Transport):
                 raise ProtocolError(
                     f"{place}: the {what}'s 'next' link repeats {page_url}", group_id=group
                 )
+        if isinstance(total := totals[-1], int) and total != len(items):
+            warn(
+                f"{place}: the {what} says totalCount {total}, its pages held {len(items)} "
+                "(changed while listed?): a rerun lists it again"
+            )
         return items
 
     @asynccontextmanager

@@ -9,11 +9,10 @@ TooManyRedirects; `redirect_loop` names it (not retried: asking again loops agai
 
 from __future__ import annotations
 
-import sys
-
 import aiohttp
 from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
 
+from bulkdl.cloud.notices import warn
 from bulkdl.domain.errors import ProtocolError
 
 
@@ -36,9 +35,9 @@ class NoDowngrade:
                 )
             if origin not in self._said:
                 self._said.add(origin)
-                sys.stderr.write(
-                    f"warning: following a redirect from https to plain {origin} "
-                    "(allow_http_redirect): unencrypted from there\n"
+                warn(
+                    f"following a redirect from https to plain {origin} "
+                    "(allow_http_redirect): unencrypted from there"
                 )
         return await handler(request)
 

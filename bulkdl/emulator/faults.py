@@ -141,6 +141,14 @@ class MissingResults:
 
 
 @dataclass(frozen=True, slots=True)
+class WrongTotal:
+    """Listing only: `totalCount` off by `delta` from what the pages hold (jobs created or
+    deleted while a client pages through, or a server that miscounts)."""
+
+    delta: int = 3
+
+
+@dataclass(frozen=True, slots=True)
 class RepeatingNext:
     """Listing only: the page's `next` link is its own `self` link.
 
@@ -249,6 +257,7 @@ class ForeignNext:
 
 FaultKind: TypeAlias = (
     Redirect
+    | WrongTotal
     | ResetAfter
     | ServerFault
     | RateLimit
@@ -308,6 +317,7 @@ LISTING_FAULTS: tuple[type[FaultKind], ...] = (
     *_BOTH,
     NotJson,
     MissingResults,
+    WrongTotal,
     RepeatingNext,
     RelativeNext,
     ForeignNext,

@@ -22,7 +22,8 @@ from bulkdl.emulator import faults
 SPEC_HELP: Final = (
     "reset:BYTES, 5xx[-html][:retry-after=S], 429[:retry-after[-date]=S], stall:BYTES:SECONDS, "
     "chunked:BYTES, not-gzip, corrupt-gzip, stale-nonce, html[:STATUS], not-json, "
-    "missing-results, repeating-next, gzipped-html, gzip-not-tar, changed-archive:BYTES, "
+    "missing-results, wrong-total, repeating-next, gzipped-html, gzip-not-tar, "
+    "changed-archive:BYTES, "
     "longer-body:BYTES, trickle:BYTES:SECONDS, no-challenge, relative-next, foreign-next:ORIGIN, "
     "malformed-id, slow-answer:SECONDS; prefix always: to repeat on every attempt"
 )
@@ -33,6 +34,7 @@ _PLAIN: Final[dict[str, Callable[[], faults.FaultKind]]] = {
     "html": faults.HtmlPage,
     "not-json": faults.NotJson,
     "missing-results": faults.MissingResults,
+    "wrong-total": faults.WrongTotal,
     "repeating-next": faults.RepeatingNext,
     "gzipped-html": faults.GzippedHtml,
     "gzip-not-tar": faults.GzipNotTar,

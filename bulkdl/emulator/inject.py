@@ -114,6 +114,9 @@ def break_listing(
     elif isinstance(fault, faults.MissingResults):
         state.fault_served(fault)
         del doc["results"]
+    elif isinstance(fault, faults.WrongTotal):
+        state.fault_served(fault)
+        doc["totalCount"] += fault.delta
     elif isinstance(fault, faults.RepeatingNext):
         state.fault_served(fault)
         links = [link for link in doc["links"] if link["rel"] != "next"]

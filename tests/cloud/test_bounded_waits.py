@@ -88,3 +88,21 @@ def test_a_listing_page_over_the_cap_fails_its_group(tmp_path: Path, declared: b
         f"failed: group {GROUP}: the job listing is larger than max_page_bytes (1048576 bytes)"
         in result.stderr
     )
+
+
+def test_a_total_count_the_pages_disagree_with_is_a_warning(tmp_path: Path) -> None:
+    """Issue 21, point 13: totalCount 3 more than the pages held: said, and the run goes on."""
+    from bulkdl.emulator import EmulatorThread, WrongTotal
+    from tests.conftest import make_fleet
+
+    fleet = make_fleet(groups=1, jobs_per_group=2)
+    (gid,) = fleet.groups
+    with EmulatorThread(fleet) as emu:
+        emu.state.add_listing_faults(gid, [WrongTotal(3)])
+        out = str(tmp_path / "o")
+        result = run_cli(["download", "--base-url", emu.base_url, "--group", gid, "--out", out])
+    assert result.exit_code == 0, result.output
+    assert (
+        f"warning: group {gid}: the job listing says totalCount 5, its pages held 2"
+        in result.stderr
+    )
