@@ -89,11 +89,14 @@ def should_retry(
     )
 
 
-def _waited_too_long(exc: RateLimited, policy: RetryPolicy) -> RateLimited:
+def _waited_too_long(
+    exc: RateLimited, policy: RetryPolicy, limit: str = "retry_after_max_s"
+) -> RateLimited:
     """The same failure, saying what the server asked for and when a rerun makes sense."""
     asked = exc.retry_after_s or 0.0
+    cap = policy.retry_after_max_s if limit == "retry_after_max_s" else policy.deadline_s
     told = RateLimited(
-        f"{exc}; {wait_too_long(asked, policy.retry_after_max_s, datetime.now(UTC))}",
+        f"{exc}; {wait_too_long(asked, cap, datetime.now(UTC), limit)}",
         status=exc.status,
         error_code=exc.error_code,
         group_id=exc.group_id,
@@ -134,9 +137,12 @@ async def retrying(
             else:
                 delay = delay_before_retry(exc, attempt, policy)
             elapsed = time.monotonic() - started
-            if (give_up is not None and give_up(exc)) or not should_retry(
-                exc, attempt, elapsed, delay, policy
-            ):
+            if give_up is not None and give_up(exc):
+                raise
+            if not should_retry(exc, attempt, elapsed, delay, policy):
+                if isinstance(exc, RateLimited) and exc.retry_after_s and attempt < policy.attempts:
+                    # Only the server's wait stood in the way: say so, and when to rerun.
+                    raise _waited_too_long(exc, policy, "retry_deadline_s") from None
                 raise
             if on_retry is not None:
                 on_retry(exc, attempt, delay)

@@ -30,12 +30,15 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, seconds)
 
 
-def wait_too_long(asked_s: float, cap_s: float, now: datetime) -> str:
-    """The clause a failure carries when the server asks for more than we wait."""
+def wait_too_long(
+    asked_s: float, cap_s: float, now: datetime, limit: str = "retry_after_max_s"
+) -> str:
+    """The clause a failure carries when the server asks for more than we wait (`limit`: the
+    setting that bounds it, `cap_s` its value)."""
     until = (now + timedelta(seconds=asked_s)).astimezone(UTC)
     return (
         f"the server asked to wait {_duration(asked_s)} (Retry-After, until "
-        f"{until:%Y-%m-%d %H:%M} UTC), more than retry_after_max_s ({_duration(cap_s)}): "
+        f"{until:%Y-%m-%d %H:%M} UTC), more than {limit} ({_duration(cap_s)}) allows: "
         "not retried; rerun after then"
     )
 

@@ -51,7 +51,9 @@ def test_a_year_long_wait_fails_at_once_saying_so(tmp_path: Path, dated: bool) -
     assert result.exit_code == 1, result.output
     assert tries == 1  # not retried
     assert "the server asked to wait 365 days (Retry-After, until 2027-" in result.stderr
-    assert "more than retry_after_max_s (5 min): not retried; rerun after then" in result.stderr
+    assert (
+        "more than retry_after_max_s (5 min) allows: not retried; rerun after then" in result.stderr
+    )
     assert (out / gid / f"{fine.id}.tar.gz").read_bytes() == served_archive(fleet, gid, fine.id)
 
 
@@ -80,3 +82,20 @@ def test_a_dated_wait_within_the_cap_is_honoured(tmp_path: Path) -> None:
     (line,) = [x for x in result.stderr.splitlines() if x.startswith("retrying")]
     delay = float(line.split(" in ")[1].split(" s")[0])
     assert 0.5 <= delay <= 2.0  # the server's date (whole seconds), not our 0.01 s backoff
+
+
+def test_a_wait_past_the_retry_deadline_says_so(tmp_path: Path) -> None:
+    """Within retry_after_max_s but beyond what retry_deadline_s leaves: the same clause."""
+    fleet = make_fleet(groups=1, jobs_per_group=1)
+    (gid,) = fleet.groups
+    (job,) = fleet.groups[gid]
+    with EmulatorThread(fleet) as emu:
+        emu.state.add_download_faults(job.id, [RateLimit(retry_after_s=120)])
+        cfg = write_config(tmp_path / "c.toml", base_url=emu.base_url, retry_deadline_s=30)
+        out = str(tmp_path / "o")
+        result = run_cli(["download", "--config", str(cfg), "--group", gid, "--out", out])
+    assert result.exit_code == 1, result.output
+    assert "the server asked to wait 2 min (Retry-After, until " in result.stderr
+    assert "more than retry_deadline_s (30 s) allows: not retried; rerun after then" in (
+        result.stderr
+    )
