@@ -40,6 +40,7 @@ from bulkdl.domain.errors import (
     where,
 )
 from bulkdl.domain.models import GroupId, JobId
+from bulkdl.domain.rate_floor import header_deadline
 from bulkdl.domain.retry_after import parse_retry_after
 from bulkdl.settings.load import Settings, check_proxy
 
@@ -249,12 +250,16 @@ class Transport:
             try:
                 # The stall timeout re-arms on every byte: headers trickled a byte at a time
                 # would hold the run forever without a deadline of their own.
-                with anyio.move_on_after(self._settings.header_timeout_s) as deadline:
+                s = self._settings
+                limit, named = header_deadline(
+                    s.header_timeout_s, s.min_rate_bytes_s, s.min_rate_window_s
+                )
+                with anyio.move_on_after(limit) as deadline:
                     resp = await self._session.request(
                         method, url, headers=headers, params=params, json=json_body, proxy=proxy
                     )
                 if deadline.cancelled_caught:
-                    raise headers_too_slow(url, self._settings.header_timeout_s, group, job)
+                    raise headers_too_slow(url, limit, named, group, job)
             except aiohttp.TooManyRedirects as exc:
                 raise redirect_loop(exc, where(group, job)) from None
             except aiohttp.ClientHttpProxyError as exc:
@@ -323,12 +328,14 @@ class Transport:
         return (mine.scheme, mine.netloc) == (theirs.scheme, theirs.netloc)
 
 
-def headers_too_slow(url: str, seconds: float, group: str | None, job: str | None) -> NetworkError:
+def headers_too_slow(
+    url: str, seconds: float, named: str, group: str | None, job: str | None
+) -> NetworkError:
     """The header deadline passed: retried like a stall."""
     host = urlsplit(url).netloc
     return NetworkError(
         f"{where(group, job)}: {host} had not sent its status line and headers after "
-        f"{seconds:g} s (header_timeout_s)",
+        f"{seconds:g} s ({named})",
         group_id=group,
         job_id=job,
     )

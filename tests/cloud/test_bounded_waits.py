@@ -55,6 +55,21 @@ def test_trickled_headers_meet_the_header_deadline(tmp_path: Path) -> None:
     assert result.stdout == "" or '"error"' in result.stdout
 
 
+def test_the_minimum_rate_covers_the_header_phase(tmp_path: Path) -> None:
+    """Headers still coming after a whole min_rate_window_s are below any such floor."""
+    with RawServer(_trickle) as server:
+        cfg = write_config(
+            tmp_path / "c.toml",
+            base_url=server.url,
+            min_rate_bytes_s=65536,
+            min_rate_window_s=0.5,
+            retries=0,
+        )
+        result = run_cli(["groups", "--config", str(cfg)])
+    assert result.exit_code != 0, result.output
+    assert "headers after 0.5 s (min_rate_window_s at min_rate_bytes_s)" in result.stderr
+
+
 GROUP = "5f" * 12
 _PAD = 4 * 1024 * 1024  # a 4 MiB page against a 1 MiB cap
 
