@@ -24,7 +24,8 @@ def run_in_pty(
 ) -> tuple[int, str]:
     """Run `python -m bulkdl ARGS` with its stderr and stdout on a pty; the screen text, status.
 
-    raw: the text with its control codes, to tell redrawn lines apart."""
+    raw: every byte as the terminal got it (CSI sequences left in), to look for hostile ones and
+    to tell redrawn lines apart."""
     primary, secondary = pty.openpty()
     env = dict(
         os.environ,

@@ -67,11 +67,9 @@ def guarded(console: Console, debug: bool, fn: Callable[[], Awaitable[T]]) -> T:
             raise typer.Exit(ExitStatus.INTERRUPTED) from None
         if debug:
             show_traceback(exc)
-        console.print(
+        say(
+            console,
             f"internal error: {exc.__class__.__name__}: {exc} (run with --debug for details)",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
         )
         raise typer.Exit(ExitStatus.FAILED) from None
     finally:
@@ -96,7 +94,7 @@ def finish(
         reporter.close()
     summary = result.summary  # each failure was said once already, as it happened
     if not quiet or summary.exit_status is not ExitStatus.OK:
-        console.print(summary.line(), markup=False, highlight=False, soft_wrap=True)
+        say(console, summary.line())
     if as_json:
         sys.stdout.write(json.dumps(summary.to_json()) + "\n")
     if as_csv:

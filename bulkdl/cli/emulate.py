@@ -156,16 +156,17 @@ def _announce(
         sys.stdout.flush()
     ids = ", ".join(f'"{g}"' for g in fleet.groups)
     if not quiet:
-        say(
-            console,
+        lines = (
             f"Cloud Manager emulator on {emu.base_url} (Ctrl-C stops it)\n"
             f"  export BULKDL_PUBLIC_KEY={DEMO_PUBLIC_KEY} "
             f"BULKDL_PRIVATE_KEY={DEMO_PRIVATE_KEY}\n"
             f"  bulkdl.toml:\n"
             f'    base_url = "{emu.base_url}"\n'
             f"    groups = [{ids}]\n"
-            f'    out_dir = "./bulkdl-out"',
+            f'    out_dir = "./bulkdl-out"'
         )
+        for line in lines.split("\n"):  # say() escapes a newline: one line each
+            say(console, line)
 
 
 def demo(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, ClassVar, NoReturn
 import typer
 
 from bulkdl.domain.errors import BulkdlError, ExitStatus
+from bulkdl.domain.printable import shown
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -65,8 +66,9 @@ def show_traceback(exc: BaseException) -> None:
 
 
 def say(console: Console, text: str) -> None:
-    """One plain line: no markup, no highlighting, no wrapping mid-word."""
-    console.print(text, markup=False, highlight=False, soft_wrap=True)
+    """One plain line: no markup, no highlighting, no wrapping mid-word, and the server's
+    text in it escaped (`shown`): a name or a `detail` cannot drive the terminal."""
+    console.print(shown(text), markup=False, highlight=False, soft_wrap=True)
 
 
 def fail_to_start(

@@ -135,8 +135,9 @@ def collect(
         window = collection_range(from_, to, datetime.now(UTC))
     except BulkdlError as exc:
         fail_to_start(exc, conn.debug)
-    # Archives go to --out (or out_dir), never silently to the current folder.
-    settings = load_settings(conn, groups, out_dir=out, need_out_dir=download, verify=extract)
+    # Always an OUT (--out or out_dir): its manifest records the jobs created, so that a rerun
+    # resumes them; the current folder is never made one silently.
+    settings = load_settings(conn, groups, out_dir=out, verify=extract)
     if not view.quiet:
         say(err_console(), window_line(window))
     from bulkdl.cli.run import run_and_exit

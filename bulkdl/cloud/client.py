@@ -17,7 +17,9 @@ import aiohttp
 import anyio
 
 from bulkdl.cloud.download import Body, open_download
+from bulkdl.cloud.notices import warn
 from bulkdl.cloud.pacing import RequestBudget
+from bulkdl.cloud.page_read import read_capped
 from bulkdl.cloud.transport import Transport, network_error
 from bulkdl.domain.errors import (
     ApiError,
@@ -234,6 +236,7 @@ class CloudManagerClient:
         page_url: str | None = f"{url}{'&' if '?' in url else '?'}{query}"
         followed: set[str] = set()  # pages already requested: a repeat would loop forever
         items: list[Any] = []
+        totals: list[object] = []  # each page's totalCount
         while page_url is not None:
             if len(followed) >= MAX_PAGES:
                 raise ProtocolError(
@@ -245,6 +248,7 @@ class CloudManagerClient:
             if not isinstance(results, list):
                 raise ProtocolError(f"{place}: the {what} has no 'results' list", group_id=group)
             items.extend(results)
+            totals.append(doc.get("totalCount"))
             href = next_link(doc)
             page_url = (
                 None if href is None else follow_next(self._settings.base_url, page_url, href)
@@ -253,6 +257,11 @@ class CloudManagerClient:
                 raise ProtocolError(
                     f"{place}: the {what}'s 'next' link repeats {page_url}", group_id=group
                 )
+        if isinstance(total := totals[-1], int) and total != len(items):
+            warn(
+                f"{place}: the {what} says totalCount {total}, its pages held {len(items)} "
+                "(changed while listed?): a rerun lists it again"
+            )
         return items
 
     async def _call_json(
@@ -281,9 +290,17 @@ class CloudManagerClient:
             if not 200 <= resp.status < 300:
                 raise await self._transport.error_from(resp, group=group, job=job)
             try:
-                raw = await resp.read()
+                raw = await read_capped(resp, self._settings.max_page_bytes)
             except (TimeoutError, aiohttp.ClientError) as exc:
                 raise network_error(exc, url, group=group, job=job) from None
+        if raw is None:
+            raise ProtocolError(
+                f"{place}: the {what} is larger than max_page_bytes "
+                f"({self._settings.max_page_bytes} bytes); not read further",
+                group_id=group,
+                hint="a page of 500 jobs is well under 1 MiB: check base_url (a proxy's page?), "
+                "or raise max_page_bytes if the server is right",
+            )
         if empty:
             return {}
         try:

@@ -20,6 +20,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import anyio
@@ -33,6 +34,7 @@ from bulkdl.domain.errors import (
     RateLimited,
     ServerError,
 )
+from bulkdl.domain.retry_after import wait_too_long
 
 T = TypeVar("T")
 
@@ -49,6 +51,7 @@ class RetryPolicy:
     deadline_s: float  # no new attempt starts after this many seconds
     initial_backoff_s: float
     max_backoff_s: float = 30.0  # not a setting: the cap the README documents
+    retry_after_max_s: float = 300.0  # a longer Retry-After fails at once, saying so
 
     @property
     def attempts(self) -> int:
@@ -86,6 +89,24 @@ def should_retry(
     )
 
 
+def _waited_too_long(
+    exc: RateLimited, policy: RetryPolicy, limit: str = "retry_after_max_s"
+) -> RateLimited:
+    """The same failure, saying what the server asked for and when a rerun makes sense."""
+    asked = exc.retry_after_s or 0.0
+    cap = policy.retry_after_max_s if limit == "retry_after_max_s" else policy.deadline_s
+    told = RateLimited(
+        f"{exc}; {wait_too_long(asked, cap, datetime.now(UTC), limit)}",
+        status=exc.status,
+        error_code=exc.error_code,
+        group_id=exc.group_id,
+        job_id=exc.job_id,
+        retry_after_s=asked,
+    )
+    told.attempts = exc.attempts
+    return told
+
+
 async def retrying(
     operation: Callable[[int], Awaitable[T]],
     *,
@@ -109,14 +130,19 @@ async def retrying(
             result = await operation(attempt)
         except BulkdlError as exc:
             exc.attempts = attempt
+            if isinstance(exc, RateLimited) and (exc.retry_after_s or 0) > policy.retry_after_max_s:
+                raise _waited_too_long(exc, policy) from None
             if isinstance(exc, RateLimited):
                 delay = pacer.rate_limited(group, exc)
             else:
                 delay = delay_before_retry(exc, attempt, policy)
             elapsed = time.monotonic() - started
-            if (give_up is not None and give_up(exc)) or not should_retry(
-                exc, attempt, elapsed, delay, policy
-            ):
+            if give_up is not None and give_up(exc):
+                raise
+            if not should_retry(exc, attempt, elapsed, delay, policy):
+                if isinstance(exc, RateLimited) and exc.retry_after_s and attempt < policy.attempts:
+                    # Only the server's wait stood in the way: say so, and when to rerun.
+                    raise _waited_too_long(exc, policy, "retry_deadline_s") from None
                 raise
             if on_retry is not None:
                 on_retry(exc, attempt, delay)

@@ -59,6 +59,7 @@ class ApiSession:
             retries=settings.retries,
             deadline_s=settings.retry_deadline_s,
             initial_backoff_s=settings.retry_backoff_s,
+            retry_after_max_s=settings.retry_after_max_s,
         )
         self._on_retry = on_retry
 

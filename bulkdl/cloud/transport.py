@@ -17,6 +17,7 @@ import re
 import ssl
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any, Final, Self
 from urllib.parse import urlsplit
 
@@ -27,6 +28,7 @@ from bulkdl import __version__
 from bulkdl.cloud.aiohttp_adapter import DigestAuth, GuardedConnector
 from bulkdl.cloud.priming import Primer
 from bulkdl.cloud.proxies import env_proxies, proxy_for, redact
+from bulkdl.cloud.redirects import NoDowngrade, redirect_loop
 from bulkdl.domain.errors import (
     ApiError,
     AuthError,
@@ -39,6 +41,8 @@ from bulkdl.domain.errors import (
     where,
 )
 from bulkdl.domain.models import GroupId, JobId
+from bulkdl.domain.rate_floor import header_deadline
+from bulkdl.domain.retry_after import parse_retry_after
 from bulkdl.settings.load import Settings, check_proxy
 
 READ_BUFSIZE: Final = 256 * 1024
@@ -128,12 +132,8 @@ def _parse_error_body(body: bytes) -> tuple[str | None, str | None]:
 
 
 def _seconds(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None  # an HTTP date: rare for APIs; we back off on our own instead
+    """Retry-After in either form (seconds or an HTTP-date), from now."""
+    return parse_retry_after(value, datetime.now(UTC))
 
 
 def digest_challenge(values: Iterable[str]) -> str | None:
@@ -182,7 +182,7 @@ class Transport:
             # and resumed it after nearly every 256 KiB read (measured: ~6% more CPU per GB,
             # ~9% longer on 200 x 5 MiB); 256 KiB bounds a body's buffer at ~0.75 MiB.
             read_bufsize=READ_BUFSIZE,
-            middlewares=(auth,),
+            middlewares=(NoDowngrade(s.base_url, allow=s.allow_http_redirect), auth),
             # total=None: a long archive must not be killed by aiohttp's 300 s default;
             # sock_read is the stall guard instead (for an archive's body, only until its
             # headers are in: bodywatch.py then watches with one timer per body).
@@ -223,12 +223,18 @@ class Transport:
             try:
                 # The stall timeout re-arms on every byte: headers trickled a byte at a time
                 # would hold the run forever without a deadline of their own.
-                with anyio.move_on_after(self._settings.header_timeout_s) as deadline:
+                s = self._settings
+                limit, named = header_deadline(
+                    s.header_timeout_s, s.min_rate_bytes_s, s.min_rate_window_s
+                )
+                with anyio.move_on_after(limit) as deadline:
                     resp = await self._session.request(
                         method, url, headers=headers, params=params, json=json_body, proxy=proxy
                     )
                 if deadline.cancelled_caught:
-                    raise headers_too_slow(url, self._settings.header_timeout_s, group, job)
+                    raise headers_too_slow(url, limit, named, group, job)
+            except aiohttp.TooManyRedirects as exc:
+                raise redirect_loop(exc, where(group, job)) from None
             except aiohttp.ClientHttpProxyError as exc:
                 raise ProxyError(
                     f"proxy {redact(proxy or '')} refused the connection to "
@@ -296,15 +302,24 @@ class Transport:
         return (mine.scheme, mine.netloc) == (theirs.scheme, theirs.netloc)
 
 
-def headers_too_slow(url: str, seconds: float, group: str | None, job: str | None) -> NetworkError:
+def headers_too_slow(
+    url: str, seconds: float, named: str, group: str | None, job: str | None
+) -> NetworkError:
     """The header deadline passed: retried like a stall."""
     host = urlsplit(url).netloc
     return NetworkError(
         f"{where(group, job)}: {host} had not sent its status line and headers after "
-        f"{seconds:g} s (header_timeout_s)",
+        f"{seconds:g} s ({named})",
         group_id=group,
         job_id=job,
     )
+
+
+def tls_reason(exc: aiohttp.ClientConnectorCertificateError) -> str:
+    """Which check failed (unknown CA, name mismatch, expired), in OpenSSL's words."""
+    cert_error = exc.certificate_error
+    said = getattr(cert_error, "verify_message", None) or str(cert_error)
+    return " ".join(str(said).split())[:160] or "unknown reason"
 
 
 def network_error(
@@ -319,7 +334,7 @@ def network_error(
     if isinstance(exc, aiohttp.ClientProxyConnectionError):
         what = f"cannot connect to the proxy {redact(proxy or '')} ({exc.strerror or 'refused'})"
     elif isinstance(exc, aiohttp.ClientConnectorCertificateError):
-        what = f"TLS certificate of {host} could not be verified"
+        what = f"TLS certificate of {host} could not be verified: {tls_reason(exc)}"
     elif isinstance(exc, aiohttp.ClientConnectorError):
         what = f"cannot connect to {host} ({exc.strerror or exc.__class__.__name__})"
     elif isinstance(exc, asyncio.TimeoutError):

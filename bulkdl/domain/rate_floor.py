@@ -30,3 +30,20 @@ class RateFloor:
             return rate
         self._since, self._mark = now, received
         return None
+
+
+HEADER_BYTES_BOUND = 16 * 1024  # aiohttp caps a header line at 8 KiB; real heads are ~1 KiB
+
+
+def header_deadline(
+    header_timeout_s: float, min_rate_bytes_s: float, min_rate_window_s: float
+) -> tuple[float, str]:
+    """How long the status line and headers may take, and the setting that set it.
+
+    The minimum rate covers the header phase too: headers (well under 16 KiB) that take a
+    whole min_rate_window_s are slower than any floor of min_rate_bytes_s that such a window
+    allows, so the window bounds them when it is the shorter (and the floor is on)."""
+    floor_on = min_rate_bytes_s > 0 and min_rate_bytes_s * min_rate_window_s >= HEADER_BYTES_BOUND
+    if floor_on and min_rate_window_s < header_timeout_s:
+        return min_rate_window_s, "min_rate_window_s at min_rate_bytes_s"
+    return header_timeout_s, "header_timeout_s"

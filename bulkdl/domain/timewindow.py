@@ -45,7 +45,10 @@ def parse_instant(raw: str, now: datetime, flag: str = "--since") -> datetime:
         try:
             return now - timedelta(seconds=int(m[1]) * _UNITS[m[2][0].lower()])
         except OverflowError:  # before the year 1, or too large for timedelta itself
-            raise ConfigError(f"{flag}: {raw!r} reaches too far back") from None
+            raise ConfigError(
+                f"{flag}: {raw!r} reaches too far back (before the year 1)",
+                hint="use a nearer instant: an ISO date (2026-11-25) or 90m / 12h / 7d",
+            ) from None
     if m := _CLOCK.fullmatch(text):
         hour, minute, second = int(m[1]), int(m[2]), int(m[3] or 0)
         if hour < 24 and minute < 60 and second < 60:

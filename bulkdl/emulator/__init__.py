@@ -38,6 +38,7 @@ from bulkdl.emulator.faults import (
     Stall,
     Trickle,
     TruncatedChunked,
+    WrongTotal,
 )
 from bulkdl.emulator.faultspec import parse_fault_spec, parse_fault_specs
 from bulkdl.emulator.fleet import (
@@ -108,6 +109,7 @@ __all__ = [
     "Stall",
     "Trickle",
     "TruncatedChunked",
+    "WrongTotal",
     "add_group",
     "build_app",
     "demo_fleet",

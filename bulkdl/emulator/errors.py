@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from http import HTTPStatus
 from typing import Any, Final
 
@@ -152,12 +154,22 @@ def range_not_satisfiable(length: int) -> ApiError:
 
 
 def rate_limited(
-    resource: str, limit: int, minutes: str, *, retry_after_s: float | None = None
+    resource: str,
+    limit: int,
+    minutes: str,
+    *,
+    retry_after_s: float | None = None,
+    dated: bool = False,
 ) -> ApiError:
-    """429 over the group's request budget; Retry-After only if asked (v1.0 documents none)."""
+    """429 over the group's request budget; Retry-After only if asked (v1.0 documents none),
+    in seconds or (`dated`) as the HTTP-date that many seconds from now."""
     template = "Resource {} is limited to {} requests every {} minutes."
     params = (resource, str(limit), minutes)
-    return _coded(429, "RATE_LIMITED", template, *params, headers=_retry_after(retry_after_s))
+    headers = _retry_after(retry_after_s)
+    if dated and retry_after_s is not None:
+        when = datetime.now(UTC) + timedelta(seconds=retry_after_s)
+        headers = {"Retry-After": format_datetime(when, usegmt=True)}
+    return _coded(429, "RATE_LIMITED", template, *params, headers=headers)
 
 
 def unexpected_error(status: int = 500, *, retry_after_s: float | None = None) -> ApiError:

@@ -71,6 +71,7 @@ class RateLimit:
     retry_after_s: float | None = None
     limit: int = 100  # the "%s requests every %s minutes" of the message
     minutes: int = 1
+    dated: bool = False  # Retry-After as an HTTP-date (now + retry_after_s), not seconds
 
     def __post_init__(self) -> None:
         if self.retry_after_s is not None:
@@ -137,6 +138,14 @@ class NotJson:
 @dataclass(frozen=True, slots=True)
 class MissingResults:
     """Listing only: a 200 JSON page without its `results` array."""
+
+
+@dataclass(frozen=True, slots=True)
+class WrongTotal:
+    """Listing only: `totalCount` off by `delta` from what the pages hold (jobs created or
+    deleted while a client pages through, or a server that miscounts)."""
+
+    delta: int = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +257,7 @@ class ForeignNext:
 
 FaultKind: TypeAlias = (
     Redirect
+    | WrongTotal
     | ResetAfter
     | ServerFault
     | RateLimit
@@ -307,6 +317,7 @@ LISTING_FAULTS: tuple[type[FaultKind], ...] = (
     *_BOTH,
     NotJson,
     MissingResults,
+    WrongTotal,
     RepeatingNext,
     RelativeNext,
     ForeignNext,

@@ -1,6 +1,7 @@
 """Faults spelled as short strings, so a rehearsal can inject them from a command line.
 
-    reset:1000  500  503-html  429  429:retry-after=2  stall:1000:5  chunked:1000  not-gzip
+    reset:1000  500  503-html  429  429:retry-after=2  429:retry-after-date=60  stall:1000:5
+    chunked:1000  not-gzip
     corrupt-gzip  stale-nonce  html  html:502  not-json  missing-results  repeating-next
     gzipped-html  gzip-not-tar  changed-archive:1000  longer-body:100  trickle:16:0.05
     no-challenge  relative-next  foreign-next:http://central.example:8080
@@ -19,9 +20,10 @@ from typing import Final
 from bulkdl.emulator import faults
 
 SPEC_HELP: Final = (
-    "reset:BYTES, 5xx[-html][:retry-after=S], 429[:retry-after=S], stall:BYTES:SECONDS, "
+    "reset:BYTES, 5xx[-html][:retry-after=S], 429[:retry-after[-date]=S], stall:BYTES:SECONDS, "
     "chunked:BYTES, not-gzip, corrupt-gzip, stale-nonce, html[:STATUS], not-json, "
-    "missing-results, repeating-next, gzipped-html, gzip-not-tar, changed-archive:BYTES, "
+    "missing-results, wrong-total, repeating-next, gzipped-html, gzip-not-tar, "
+    "changed-archive:BYTES, "
     "longer-body:BYTES, trickle:BYTES:SECONDS, no-challenge, relative-next, foreign-next:ORIGIN, "
     "malformed-id, slow-answer:SECONDS; prefix always: to repeat on every attempt"
 )
@@ -32,6 +34,7 @@ _PLAIN: Final[dict[str, Callable[[], faults.FaultKind]]] = {
     "html": faults.HtmlPage,
     "not-json": faults.NotJson,
     "missing-results": faults.MissingResults,
+    "wrong-total": faults.WrongTotal,
     "repeating-next": faults.RepeatingNext,
     "gzipped-html": faults.GzippedHtml,
     "gzip-not-tar": faults.GzipNotTar,
@@ -39,7 +42,9 @@ _PLAIN: Final[dict[str, Callable[[], faults.FaultKind]]] = {
     "relative-next": faults.RelativeNext,
     "malformed-id": faults.MalformedId,
 }
-_STATUS: Final = re.compile(r"(?P<status>\d{3})(?P<html>-html)?(?::retry-after=(?P<after>[^:]+))?")
+_STATUS: Final = re.compile(
+    r"(?P<status>\d{3})(?P<html>-html)?(?::retry-after(?P<dated>-date)?=(?P<after>[^:]+))?"
+)
 _BYTES: Final = re.compile(r"(?P<kind>reset|chunked|changed-archive|longer-body):(?P<bytes>\d+)")
 _BYTES_KINDS: Final[dict[str, Callable[[int], faults.FaultKind]]] = {
     "reset": faults.ResetAfter,
@@ -96,7 +101,7 @@ def _build(text: str) -> faults.FaultKind | None:
         if status == 429:
             if match["html"]:
                 raise ValueError("429 has no -html form; use html:429 for an HTML page")
-            return faults.RateLimit(retry_after_s=after)
+            return faults.RateLimit(retry_after_s=after, dated=bool(match["dated"]))
         if status >= 500:
             return faults.ServerFault(status, html=bool(match["html"]), retry_after_s=after)
         raise ValueError(f"status {status} is not a fault: use 429 or a 5xx")

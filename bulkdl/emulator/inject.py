@@ -57,7 +57,11 @@ def answer_instead(
     if isinstance(fault, faults.RateLimit):
         state.fault_served(fault)
         raise errors.rate_limited(
-            request.path, fault.limit, str(fault.minutes), retry_after_s=fault.retry_after_s
+            request.path,
+            fault.limit,
+            str(fault.minutes),
+            retry_after_s=fault.retry_after_s,
+            dated=fault.dated,
         )
     if isinstance(fault, faults.HtmlPage):
         state.fault_served(fault)
@@ -110,6 +114,9 @@ def break_listing(
     elif isinstance(fault, faults.MissingResults):
         state.fault_served(fault)
         del doc["results"]
+    elif isinstance(fault, faults.WrongTotal):
+        state.fault_served(fault)
+        doc["totalCount"] += fault.delta
     elif isinstance(fault, faults.RepeatingNext):
         state.fault_served(fault)
         links = [link for link in doc["links"] if link["rel"] != "next"]

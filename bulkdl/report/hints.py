@@ -21,6 +21,11 @@ _NETWORK: Final = (
         "that port speaks plain HTTP, not TLS: use http:// in base_url, or the HTTPS port",
     ),
     (
+        re.compile(r"cannot connect to the proxy", re.I),
+        "nothing answers at the proxy: check --proxy, the proxy key or HTTPS_PROXY / HTTP_PROXY "
+        "(NO_PROXY lists hosts reached without it)",
+    ),
+    (
         re.compile(r"refused|Connect call failed", re.I),
         "nothing listens there: check the host and port in base_url "
         "(Ops Manager often listens on 8080 for http, 8443 for https)",
@@ -34,9 +39,19 @@ _NETWORK: Final = (
         "the host name does not resolve: check its spelling in base_url, your DNS or VPN",
     ),
     (
+        re.compile(r"certificate has expired|certificate is not yet valid", re.I),
+        "the server's certificate is outside its validity dates: it must be renewed there (or "
+        "this machine's clock is wrong); ca_file cannot help",
+    ),
+    (
+        re.compile(r"Hostname mismatch|IP address mismatch|not valid for", re.I),
+        "the certificate was issued for another name: use that name in base_url (ca_file is "
+        "not the problem)",
+    ),
+    (
         re.compile(r"certificate", re.I),
-        "point ca_file at your Ops Manager's CA bundle (--insecure skips the check: not for "
-        "production)",
+        "the server's CA is not trusted here: point ca_file at your Ops Manager's CA bundle "
+        "(--insecure skips the check: not for production)",
     ),
 )
 

@@ -16,6 +16,7 @@ from rich.text import Text
 
 from bulkdl.domain.models import JobResult, Outcome
 from bulkdl.domain.planner import DownloadTarget
+from bulkdl.domain.printable import shown
 from bulkdl.report.progress import STALLED_AFTER_S, PlainReporter
 from bulkdl.report.summary import human_bytes, human_duration
 
@@ -110,11 +111,11 @@ class RichReporter(PlainReporter):
         self._archives_planned = 0
         self._archives_done = 0
         self._bytes = 0
-        self._bars: dict[str, TaskID] = {}
+        self._bars: dict[tuple[str, str | None], TaskID] = {}
         self._progress.start()
 
     def _say(self, text: str) -> None:
-        self._progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        self._progress.console.print(shown(text), markup=False, highlight=False, soft_wrap=True)
 
     def _update_listing(self) -> None:
         waiting = self._groups_planned - self._groups_listed
@@ -139,13 +140,13 @@ class RichReporter(PlainReporter):
 
     def _bar(self, target: DownloadTarget) -> TaskID:
         """The job's bar, created when its first response (or first retry) comes."""
-        bar = self._bars.get(target.job.id)
+        bar = self._bars.get((target.group_id, target.job.id))
         if bar is None:
             name = self._names.get(target.group_id) or target.group_id
             label = target.job.id if self._narrow else f"{name} {target.job.id}"
             now = time.monotonic()
             bar = self._progress.add_task(label, total=None, since=now, last_data=now, retry=None)
-            self._bars[target.job.id] = bar
+            self._bars[target.group_id, target.job.id] = bar
         return bar
 
     def started(self, target: DownloadTarget, total_bytes: int | None) -> None:
@@ -153,7 +154,7 @@ class RichReporter(PlainReporter):
         self._progress.update(self._bar(target), total=total_bytes, last_data=time.monotonic())
 
     def progress(self, target: DownloadTarget, delta_bytes: int) -> None:
-        bar = self._bars.get(target.job.id)
+        bar = self._bars.get((target.group_id, target.job.id))
         if bar is not None:
             self._progress.update(bar, advance=delta_bytes, last_data=time.monotonic(), retry=None)
         self._bytes += delta_bytes
@@ -182,7 +183,10 @@ class RichReporter(PlainReporter):
             # with listing either way.
             self._groups_listed += 1
             self._update_listing()
-        if result.job_id is not None and (bar := self._bars.pop(result.job_id, None)) is not None:
+        if (
+            result.job_id is not None
+            and (bar := self._bars.pop((result.group_id, result.job_id), None)) is not None
+        ):
             self._progress.remove_task(bar)
         done = (Outcome.DOWNLOADED, Outcome.REPLACED, Outcome.SKIPPED, Outcome.FAILED)
         if result.outcome in done and (result.job_id is not None):

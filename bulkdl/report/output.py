@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final
 
+from bulkdl.domain.printable import shown
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -102,15 +104,15 @@ def render(
     columns: Sequence[Column], records: Sequence[Mapping[str, Any]], width: int | None
 ) -> list[str]:
     """The header line and one line per record (pure)."""
-    cells = [[c.cell(r) for c in columns] for r in records]
+    cells = [[shown(c.cell(r)) for c in columns] for r in records]  # server text, escaped
     widths = fit(columns, cells, width)
-    shown = [i for i, w in enumerate(widths) if w]
+    visible = [i for i, w in enumerate(widths) if w]
     lines = []
     for row in [[c.title for c in columns], *cells]:
         parts = []
-        for n, i in enumerate(shown):
+        for n, i in enumerate(visible):
             text = _clip(row[i], widths[i])
-            last = n == len(shown) - 1
+            last = n == len(visible) - 1
             if columns[i].right:
                 text = text.rjust(widths[i])
             elif not last:
@@ -129,7 +131,7 @@ def to_csv(records: Sequence[Mapping[str, Any]]) -> str:
     keys = list(records[0])
     writer.writerow(keys)
     for record in records:
-        writer.writerow([_csv_value(record.get(k)) for k in keys])
+        writer.writerow([shown(_csv_value(record.get(k))) for k in keys])  # escaped, as tables
     return buf.getvalue()
 
 

@@ -11,10 +11,10 @@ from collections.abc import Mapping, Sequence
 from typing import Final, Protocol
 
 from rich.console import Console
-from rich.control import strip_control_codes
 
 from bulkdl.domain.models import JobResult, Outcome
 from bulkdl.domain.planner import DownloadTarget
+from bulkdl.domain.printable import shown
 from bulkdl.report.summary import describe_failure, human_bytes
 
 STALLED_AFTER_S: Final = 2.0  # a bar with no bytes for this long says "stalled", not a rate
@@ -64,8 +64,8 @@ class PlainReporter:
     def _say(self, text: str) -> None:
         # One write, not Console.print: rich lays out every line as Text and segments, ~80 us a
         # line (0.16 s of CPU for 2,000 archives), for lines that have no markup and no style.
-        # What its layout did to such a line is kept: control codes stripped, tabs expanded.
-        self._console.file.write(f"{strip_control_codes(text).expandtabs(8)}\n")
+        # Server text in it (names, errors) is escaped by the one rule, domain.printable.
+        self._console.file.write(f"{shown(text)}\n")
 
     def label(self, group: str) -> str:
         """A group as people know it: its name when discovery told us, else its full id."""
@@ -73,7 +73,7 @@ class PlainReporter:
         return f"{name} ({group})" if name else group
 
     def planned(self, groups: Mapping[str, str | None]) -> None:
-        self._names.update({g: name for g, name in groups.items() if name})
+        self._names.update({g: shown(name) for g, name in groups.items() if name})
 
     def listed(
         self, group: str, jobs: int, to_download: int, unavailable: Sequence[str] = ()

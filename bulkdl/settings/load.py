@@ -24,11 +24,13 @@ from urllib.parse import urlsplit
 from bulkdl.domain.errors import ConfigError
 from bulkdl.domain.models import GroupId, group_id, is_object_id
 from bulkdl.settings import mongocli as ecosystem
+from bulkdl.settings.files import CONFIG_FILE_MAX, KEY_FILE_MAX, NotSmallFile, read_small_file
 from bulkdl.settings.spec import API_PREFIX, Declared, Given, Secret, Settings, declared
 
 __all__ = ["API_PREFIX", "Overrides", "Secret", "Settings", "env_snapshot", "load_settings"]
 
 DEFAULT_CONFIG: Final = Path("bulkdl.toml")
+BOM: Final = b"\xef\xbb\xbf"
 ENV_PUBLIC_KEY: Final = "BULKDL_PUBLIC_KEY"
 ENV_PRIVATE_KEY: Final = "BULKDL_PRIVATE_KEY"
 _HOST: Final = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
@@ -193,15 +195,20 @@ def _flag_layer(overrides: Overrides) -> dict[str, Given]:
 def read_config_file(path: Path) -> dict[str, Any]:
     """Parse bulkdl's TOML file; refuse unknown keys (with a "did you mean") and profile files."""
     try:
-        data = path.read_bytes()
+        data = read_small_file(path, CONFIG_FILE_MAX)
     except FileNotFoundError:
         raise ConfigError(
             f"config file {path} does not exist",
             hint=f"start one with `bulkdl config example > {path}` and edit it, "
             "or pass --config FILE",
         ) from None
-    except OSError as exc:
-        raise ConfigError(f"config file {path}: cannot read it: {exc.strerror}") from None
+    except NotSmallFile as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None
+    if data.startswith(BOM):
+        raise ConfigError(
+            f"config file {path} starts with a UTF-8 byte-order mark (BOM), which TOML forbids",
+            hint="save it as UTF-8 without BOM (most editors: 'UTF-8', not 'UTF-8 with BOM')",
+        )
     try:
         doc = tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -363,7 +370,9 @@ def _read_private_key(path: Path, merged: Mapping[str, Given]) -> Secret:
             hint=f"chmod 600 {path}",
         )
     try:
-        value = path.read_text(encoding="utf-8").strip()
+        value = read_small_file(path, KEY_FILE_MAX).decode("utf-8").strip()
+    except NotSmallFile as exc:
+        raise ConfigError(f"{where}: private_key_file {path}: {exc}") from None
     except (OSError, UnicodeDecodeError):
         raise ConfigError(f"{where}: private_key_file {path} cannot be read") from None
     if not value:

@@ -219,6 +219,23 @@ class Settings:
         high=3600,
         **_POSITIVE_S,
     )
+    retry_after_max_s: float = key(
+        300.0,
+        "The longest Retry-After (seconds or an HTTP-date) honoured; a 429 asking for longer "
+        "fails at once, naming the wait and when to rerun.",
+        high=86400,
+        **_POSITIVE_S,
+    )
+    max_page_bytes: int = key(
+        32 * 1024 * 1024,
+        "The largest JSON answer (one listing page) read; a larger one fails its group.",
+        low=64 * 1024,
+        high=2**31,
+    )
+    allow_http_redirect: bool = key(
+        False,
+        "Follow a redirect from an https base_url to plain http:// (off: refused, naming it).",
+    )
     verify: bool = key(
         False, "Read every archive through gzip+tar before keeping it.", flag="--verify"
     )

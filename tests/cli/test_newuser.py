@@ -163,7 +163,7 @@ def test_window_hh_mm_is_today_utc_and_is_shown_everywhere(
     assert dry.exit_code == 0, dry.output
     assert f"window: {start} to " in dry.stderr
     assert "(UTC)" in dry.stderr
-    dry_json = run_cli([*args, "--dry-run", "--json"])
+    dry_json = run_cli([*args, "--dry-run", "--json", "--out", str(out)])
     assert json.loads(dry_json.stdout)["window"]["logCollectionFromDate"] == start
     real = run_cli([*args, "--out", str(out), "--json"])
     assert real.exit_code == 0, real.output

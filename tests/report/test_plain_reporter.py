@@ -21,13 +21,13 @@ def _lines(*results: JobResult, quiet: bool = False) -> list[str]:
     return log.getvalue().splitlines(keepends=True)
 
 
-def test_one_unwrapped_line_per_outcome_and_control_codes_stripped() -> None:
+def test_one_unwrapped_line_per_outcome_and_control_codes_escaped() -> None:
     path = f"/srv/out/{G}/{J}.tar.gz"  # longer than the console is wide: never wrapped
     done = JobResult(G, J, "SUCCESS", Outcome.DOWNLOADED, path=path, bytes=65536)
     failed = JobResult(G, J, "SUCCESS", Outcome.FAILED, error="bad\r\x07 answer\tx :fire: é")
     assert _lines(done, failed) == [
         f"downloaded {path} (64.0 KiB)\n",
-        f"error: group {G} job {J}: bad answer  x :fire: é\n",
+        f"error: group {G} job {J}: bad\\x0d\\x07 answer\\x09x :fire: é\n",
     ]
 
 
