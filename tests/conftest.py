@@ -12,11 +12,13 @@ import os
 import subprocess
 import sys
 import tarfile
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -156,6 +158,28 @@ def read_manifest(out: Path) -> list[dict[str, Any]]:
 def is_valid_tar_gz(path: Path) -> bool:
     with tarfile.open(path, "r:gz") as tar:
         return len(tar.getmembers()) > 0
+
+
+POLL_S = 0.005  # how often the helpers below look again
+
+
+def wait_for(condition: Callable[[], object], what: str, timeout_s: float = 30.0) -> None:
+    """Return once `condition()` holds (another thread or process is doing the work); fail
+    naming `what` after `timeout_s`, a net far above any unloaded wait, never a measure."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited {timeout_s:g} s for {what}")
+        time.sleep(POLL_S)
+
+
+async def await_for(condition: Callable[[], object], what: str, timeout_s: float = 30.0) -> None:
+    """`wait_for` inside an event loop: polls without blocking the loop."""
+    with anyio.move_on_after(timeout_s):
+        while not condition():
+            await anyio.sleep(POLL_S)
+        return
+    pytest.fail(f"waited {timeout_s:g} s for {what}")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -98,7 +98,7 @@ def build_app(
     app = web.Application(middlewares=[_api_middleware])
     app[STATE_KEY] = EmulatorState(
         fleet=fleet,
-        nonces=NonceStore(nonce_ttl_s),
+        nonces=NonceStore(nonce_ttl_s, clock=clock),
         chunk_size=chunk_size,
         chunk_delay_s=chunk_delay_s,
         collect_duration_s=collect_duration_s,

@@ -1,5 +1,5 @@
 """A dry run: the producer's listing and planning, with every step that would change something
-(a POST, a queued download) replaced by a line of the plan.
+(a POST, a queued download) replaced by a line of the plan (the producer's `Steps`).
 
 It reads OUT's manifest and archives (without locking OUT) so its counts are what a real run
 would download and skip.
@@ -7,16 +7,16 @@ would download and skip.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import anyio.abc
-
 from bulkdl.domain.errors import BulkdlError
 from bulkdl.domain.models import GroupId, Job, JobId
 from bulkdl.domain.planner import DownloadTarget
-from bulkdl.run.producer import Collection, Listing, Producer, resume_note
+from bulkdl.report.progress import Reporter
+from bulkdl.run.producer import Collection, Listing, resume_note
 from bulkdl.run.transfer import already_on_disk
 from bulkdl.store.outdir import OutDir
 
@@ -34,23 +34,16 @@ class GroupPlan:
     error: str | None = None
 
 
-class DryRun(Producer):
-    """A Producer that plans instead of acting; `plan` holds one GroupPlan per group."""
+class Planning:
+    """The producer's steps for a dry run (see `Steps`): each one adds to `plan` instead."""
 
-    def __init__(self, *args: Any, peek: OutDir | None, **kwargs: Any) -> None:
-        """Producer's arguments, plus OUT opened to read only (None when there is no OUT)."""
-        super().__init__(*args, **kwargs)
+    def __init__(self, reporter: Reporter, peek: OutDir | None) -> None:
+        """`peek`: OUT opened to read only (None when there is no OUT)."""
+        self.reporter = reporter
         self.peek = peek
         self.plan: list[GroupPlan] = []
 
-    async def _failed(
-        self, group: GroupId, exc: BulkdlError, started: datetime, job: JobId | None = None
-    ) -> bool:
-        if not self.session.fatal(exc):
-            self.plan.append(GroupPlan(group, error=str(exc)))
-        return await super()._failed(group, exc, started, job)
-
-    async def _take(self, group: GroupId, listing: Listing, waits: anyio.abc.TaskGroup) -> None:
+    async def take(self, group: GroupId, listing: Listing, wait: Callable[[JobId], object]) -> None:
         # What a real run would skip is checked on disk, so the counts are a real run's.
         complete = {t.job.id for t in listing.targets if await already_on_disk(t, self.peek)}
         to_fetch = len(listing.targets) - len(complete)
@@ -58,13 +51,16 @@ class DryRun(Producer):
         self.reporter.listed(group, len(listing.jobs), to_fetch, statuses)
         self.plan.append(group_plan(group, listing, complete))
 
-    def _resume(self, group: GroupId, earlier: JobId) -> JobId | None:
+    def resume(self, group: GroupId, earlier: JobId) -> JobId | None:
         self.reporter.note(resume_note(group, earlier, "would resume"))
         return None
 
-    async def _create(self, group: GroupId, request: Collection) -> JobId | None:
+    async def create(self, group: GroupId, request: Collection, started: datetime) -> JobId | None:
         self.plan.append(GroupPlan(group, would_create=request.body))
         return None
+
+    def failed(self, group: GroupId, exc: BulkdlError) -> None:
+        self.plan.append(GroupPlan(group, error=str(exc)))
 
 
 def group_plan(group: GroupId, listing: Listing, complete: set[JobId]) -> GroupPlan:

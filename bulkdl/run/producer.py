@@ -4,7 +4,8 @@ Each group is listed (or gets a job created: `collect`) concurrently; its downlo
 on the GroupQueue as soon as its listing is in, so downloads start while other groups are still
 being listed. With --wait, IN_PROGRESS jobs are polled and queued the moment they finish. A
 group's failure is its own failed line; only a fatal error (`ApiSession.fatal`) goes to
-`on_fatal`, which ends the run. `bulkdl.run.dryrun` overrides the steps that would change anything.
+`on_fatal`, which ends the run. The steps that change something (queue, POST) are a `Steps`
+collaborator: `Acting` does them, `bulkdl.run.dryrun.Planning` writes the plan instead.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 import anyio.abc
@@ -87,6 +88,95 @@ class SpaceWatch:
             )
 
 
+class Steps(Protocol):
+    """What the producer does with what it found: each step that would change something."""
+
+    async def take(self, group: GroupId, listing: Listing, wait: Callable[[JobId], object]) -> None:
+        """One group's listing is in; `wait(job)` polls an IN_PROGRESS job and queues it."""
+
+    def resume(self, group: GroupId, earlier: JobId) -> JobId | None:
+        """A job an earlier collect created for the same request: the one to wait for."""
+
+    async def create(self, group: GroupId, request: Collection, started: datetime) -> JobId | None:
+        """The job to wait for after asking for a collection; raises BulkdlError if it failed."""
+
+    def failed(self, group: GroupId, exc: BulkdlError) -> None:
+        """A group failed (not fatally); its line is recorded next."""
+
+
+class Acting:
+    """The real steps: record what cannot be downloaded, queue the rest, POST collections."""
+
+    def __init__(
+        self,
+        session: ApiSession,
+        recorder: Recorder,
+        options: RunOptions,
+        queue: GroupQueue[DownloadTarget],
+        space: SpaceWatch,
+    ) -> None:
+        self.session = session
+        self.recorder = recorder
+        self.options = options
+        self.queue = queue
+        self._space = space
+
+    async def take(self, group: GroupId, listing: Listing, wait: Callable[[JobId], object]) -> None:
+        """Record what cannot be downloaded, queue the rest, wait for the IN_PROGRESS."""
+        reporter = self.recorder.reporter
+        statuses = [u.job.raw_status for u in listing.unavailable]
+        reporter.listed(group, len(listing.jobs), len(listing.targets), statuses)
+        self._space.add(listing.targets)
+        at = now()  # when the listing said so: one time for the group's lines
+        unavailable = [not_downloadable(item, at) for item in listing.unavailable]
+        await self.recorder.record_many(unavailable)
+        if self.options.download:
+            self.recorder.summary.queued += len(listing.targets)
+            for target in listing.targets:
+                self.queue.put(group, target)
+        for job in listing.waiting:
+            wait(job.id)
+
+    def resume(self, group: GroupId, earlier: JobId) -> JobId | None:
+        self.recorder.reporter.note(resume_note(group, earlier, "resuming"))
+        return earlier
+
+    async def create(self, group: GroupId, request: Collection, started: datetime) -> JobId | None:
+        """POST one collection job and record it."""
+        client = self.session.client
+        body, window = request.body, request.window
+
+        async def create_and_record(_attempt: int) -> JobId:
+            # Shielded together: once the POST is out, its answer is awaited and its line
+            # written even if a signal lands meanwhile, so no job exists without its line.
+            with anyio.CancelScope(shield=True):
+                new_id = await (
+                    client.create_job(group, body)
+                    if window is None
+                    else client.create_job_in_range(group, body, window)
+                )
+                await self.recorder.record(
+                    JobResult(
+                        group_id=group,
+                        job_id=new_id,
+                        status=JobStatus.IN_PROGRESS.value,
+                        outcome=Outcome.CREATED,
+                        attempts=1,
+                        started_at=started,
+                        finished_at=now(),
+                        request_sha256=request.fingerprint,
+                        collection_range=window,
+                    )
+                )
+            return new_id
+
+        new_id, _ = await self.session.attempts(group, create_and_record)
+        return new_id
+
+    def failed(self, group: GroupId, exc: BulkdlError) -> None:
+        pass  # the producer records the line
+
+
 class Producer:
     """Fills the queue with every group's download targets, then closes it."""
 
@@ -100,7 +190,9 @@ class Producer:
         *,
         on_fatal: Callable[[BulkdlError], None],
         free_bytes: int | None = None,
+        steps: Steps | None = None,
     ) -> None:
+        """`steps`: what is done with each listing and collect request (default: `Acting`)."""
         self.session = session
         self.settings = session.settings
         self.recorder = recorder
@@ -113,6 +205,7 @@ class Producer:
         self._named_jobs: list[Job] = []  # listed jobs that --job names, matched or not
         self._old_waits: list[Job] = []  # IN_PROGRESS jobs to wait for, to warn about old ones
         self._waits = WaitBoard()
+        self._steps = steps or Acting(session, recorder, options, queue, self._space)
 
     async def produce(self, groups: list[GroupId]) -> None:
         """Find (or create) every group's jobs and queue what is downloadable; then wait for
@@ -152,6 +245,7 @@ class Producer:
         if self.session.fatal(exc):
             self._on_fatal(exc)
             return False
+        self._steps.failed(group, exc)
         await self.recorder.record(group_failed(group, exc, started, job))
         return True
 
@@ -162,7 +256,11 @@ class Producer:
                 waits.start_soon(self._wait_then_queue, group, job_id)
             return
         if (listing := await self._list_group(group)) is not None:
-            await self._take(group, listing, waits)
+            await self._steps.take(
+                group,
+                listing,
+                lambda job_id: waits.start_soon(self._wait_then_queue, group, job_id),
+            )
 
     async def _list_group(self, group: GroupId) -> Listing | None:
         """List one group and sort its jobs; None when the listing failed (recorded)."""
@@ -189,21 +287,6 @@ class Producer:
         targets, unavailable = plan_group(ready, self.settings.out_dir, self.previous)
         return Listing(jobs, waiting, targets, unavailable)
 
-    async def _take(self, group: GroupId, listing: Listing, waits: anyio.abc.TaskGroup) -> None:
-        """Record what cannot be downloaded, queue the rest, wait for the IN_PROGRESS."""
-        statuses = [u.job.raw_status for u in listing.unavailable]
-        self.reporter.listed(group, len(listing.jobs), len(listing.targets), statuses)
-        self._space.add(listing.targets)
-        at = now()  # when the listing said so: one time for the group's lines
-        unavailable = [not_downloadable(item, at) for item in listing.unavailable]
-        await self.recorder.record_many(unavailable)
-        if self.options.download:
-            self.recorder.summary.queued += len(listing.targets)
-            for target in listing.targets:
-                self.queue.put(group, target)
-        for job in listing.waiting:
-            waits.start_soon(self._wait_then_queue, group, job.id)
-
     async def _collect_in(self, group: GroupId, body: dict[str, Any]) -> JobId | None:
         """The job to wait for in `group`: one created earlier into OUT for the same request
         (unless --new), else a new one. None when there is nothing to wait for."""
@@ -212,49 +295,13 @@ class Producer:
         fingerprint = request_fingerprint({**body, **(window.to_json() if window else {})})
         earlier = None if self.options.new else created_earlier(self.previous, group, fingerprint)
         if earlier is not None:
-            return self._resume(group, earlier)
-        return await self._create(group, Collection(body, window, fingerprint))
-
-    def _resume(self, group: GroupId, earlier: JobId) -> JobId | None:
-        self.reporter.note(resume_note(group, earlier, "resuming"))
-        return earlier
-
-    async def _create(self, group: GroupId, request: Collection) -> JobId | None:
-        """POST one collection job and record it; None when that failed (recorded)."""
+            return self._steps.resume(group, earlier)
         started = now()
-        client = self.session.client
-        body, window = request.body, request.window
-
-        async def create_and_record(_attempt: int) -> JobId:
-            # Shielded together: once the POST is out, its answer is awaited and its line
-            # written even if a signal lands meanwhile, so no job exists without its line.
-            with anyio.CancelScope(shield=True):
-                new_id = await (
-                    client.create_job(group, body)
-                    if window is None
-                    else client.create_job_in_range(group, body, window)
-                )
-                await self.recorder.record(
-                    JobResult(
-                        group_id=group,
-                        job_id=new_id,
-                        status=JobStatus.IN_PROGRESS.value,
-                        outcome=Outcome.CREATED,
-                        attempts=1,
-                        started_at=started,
-                        finished_at=now(),
-                        request_sha256=request.fingerprint,
-                        collection_range=window,
-                    )
-                )
-            return new_id
-
         try:
-            new_id, _ = await self.session.attempts(group, create_and_record)
+            return await self._steps.create(group, Collection(body, window, fingerprint), started)
         except BulkdlError as exc:
             await self._failed(group, exc, started)
             return None
-        return new_id
 
     async def _wait_then_queue(self, group: GroupId, job_id: JobId) -> None:
         """Poll one job until it leaves IN_PROGRESS, then queue its download at once."""

@@ -25,7 +25,7 @@ from bulkdl.domain.models import GroupId
 from bulkdl.domain.planner import DownloadTarget, Recorded, RecordKey
 from bulkdl.report.progress import Reporter
 from bulkdl.report.summary import RunSummary
-from bulkdl.run.dryrun import DryRun, GroupPlan
+from bulkdl.run.dryrun import GroupPlan, Planning
 from bulkdl.run.group_queue import GroupQueue
 from bulkdl.run.options import RunOptions
 from bulkdl.run.producer import Producer
@@ -116,7 +116,7 @@ class Run:
         queue: GroupQueue[DownloadTarget] = GroupQueue(s.per_group_concurrency)
         manifest = ManifestWriter(out, on_repair=self.reporter.warn, run_id=self.summary.run_id)
         recorder = Recorder(manifest, self.summary, self.reporter)
-        producer = self._producer(session, recorder, previous, queue, free, peek)
+        producer, plan = self._producer(session, recorder, previous, queue, free, peek)
         try:
             async with manifest, session.client, anyio.create_task_group() as outer:
                 self._scope = outer.cancel_scope
@@ -140,7 +140,6 @@ class Run:
             self.summary.elapsed_s = time.monotonic() - started
         if self._fatal is not None:
             raise self._fatal
-        plan = producer.plan if isinstance(producer, DryRun) else []
         return RunResult(self.summary, session.client.requests_sent, plan, free)
 
     def _producer(
@@ -151,12 +150,20 @@ class Run:
         queue: GroupQueue[DownloadTarget],
         free: int | None,
         peek: OutDir | None,
-    ) -> Producer:
-        """The real producer, or (dry run) the planner that stands in for it."""
-        args = (session, recorder, self.options, previous, queue)
-        if self.options.dry_run:
-            return DryRun(*args, on_fatal=self._abort, free_bytes=free, peek=peek)
-        return Producer(*args, on_fatal=self._abort, free_bytes=free)
+    ) -> tuple[Producer, list[GroupPlan]]:
+        """The producer, and the plan it fills: a dry run's steps plan instead of acting."""
+        planning = Planning(recorder.reporter, peek) if self.options.dry_run else None
+        producer = Producer(
+            session,
+            recorder,
+            self.options,
+            previous,
+            queue,
+            on_fatal=self._abort,
+            free_bytes=free,
+            steps=planning,
+        )
+        return producer, planning.plan if planning is not None else []
 
     async def _resolve_groups(self, session: ApiSession, recorder: Recorder) -> list[GroupId]:
         """The groups to cover; a listed group with a malformed id, or a --group not found,

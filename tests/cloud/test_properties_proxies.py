@@ -28,7 +28,7 @@ def _spelled(name: str, upper: bool, dot: bool, pad: str) -> str:
     return f"{pad}{'.' if dot else ''}{name.upper() if upper else name}{pad}"
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(hosts, st.lists(labels, max_size=2), st.booleans(), st.booleans(), spaces, others, others)
 def test_a_name_covers_itself_and_its_subdomains(
     name: str,
@@ -45,7 +45,7 @@ def test_a_name_covers_itself_and_its_subdomains(
     assert bypasses_proxy(host, 443, no_proxy)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(hosts, hosts, st.one_of(st.none(), ports), st.booleans(), st.booleans())
 def test_an_unrelated_name_never_covers_the_host(
     host: str, name: str, port: int | None, upper: bool, dot: bool
@@ -54,31 +54,31 @@ def test_an_unrelated_name_never_covers_the_host(
     assert cover is _related(host, name)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(hosts, labels)
 def test_a_shared_ending_is_not_a_parent_domain(name: str, prefix: str) -> None:
     assert not bypasses_proxy(prefix + name, None, name)  # "ample.com" does not cover "example.com"
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(hosts, ports, ports)
 def test_a_port_in_the_entry_covers_that_port_only(name: str, port: int, asked: int) -> None:
     assert bypasses_proxy(name, asked, f"{name}:{port}") is (asked == port)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(st.one_of(hosts, st.ip_addresses().map(str)), st.one_of(st.none(), ports), others)
 def test_a_star_covers_everything(host: str, port: int | None, before: list[str]) -> None:
     assert bypasses_proxy(host, port, _no_proxy("*", before, []))
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(st.ip_addresses(v=6).map(str), st.booleans())
 def test_an_ipv6_entry_covers_that_address_bracketed_or_not(address: str, brackets: bool) -> None:
     assert bypasses_proxy(address, 8443, f"[{address}]" if brackets else address)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(hosts, hosts, st.one_of(st.none(), ports), st.sampled_from(["http", "https"]))
 def test_no_proxy_wins_over_the_proxy_flag(
     host: str, name: str, port: int | None, scheme: str

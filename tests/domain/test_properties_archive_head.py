@@ -69,7 +69,7 @@ def chunked(draw: st.DrawFn) -> tuple[bytes, list[bytes]]:
     return body, [body[a:b] for a, b in itertools.pairwise(edges)]
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(chunked())
 def test_the_verdict_does_not_depend_on_the_chunk_boundaries(
     case: tuple[bytes, list[bytes]],
@@ -80,20 +80,20 @@ def test_the_verdict_does_not_depend_on_the_chunk_boundaries(
     assert _verdict(chunks) == _verdict([bytes([b]) for b in body])  # one byte at a time
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(archives, st.integers(1, 4096))
 def test_a_real_archive_passes_in_chunks_of_any_size(body: bytes, size: int) -> None:
     assert _verdict([body[i : i + size] for i in range(0, len(body), size)]) == "archive"
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(st.binary(min_size=1, max_size=2000))
 def test_a_body_without_the_gzip_magic_is_refused(body: bytes) -> None:
     if not body.startswith(b"\x1f\x8b"[: len(body)]):
         assert _verdict([body]).startswith("refused: not a gzip archive")
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(st.binary(max_size=5000), st.integers(-1, 9))
 def test_gzip_of_anything_but_a_tar_is_refused(data: bytes, level: int) -> None:
     body = zlib.compress(data, level, wbits=31)

@@ -30,7 +30,7 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(instants)
 def test_the_api_form_is_utc_to_the_second_and_reads_back(when: datetime) -> None:
     text = format_api_date(when)
@@ -41,14 +41,14 @@ def test_the_api_form_is_utc_to_the_second_and_reads_back(when: datetime) -> Non
     assert parse_api_date(text) == expected
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(whole_seconds, st.sampled_from(DateForm))
 def test_either_wire_form_reads_back_as_the_same_instant(when: datetime, form: DateForm) -> None:
     assert parse_wire_date(form.write(when)) == when
     assert parse_wire_date(form.other().write(when)) == when
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(whole_seconds)
 def test_epoch_seconds_and_milliseconds_mean_the_same_instant(when: datetime) -> None:
     seconds = int(when.timestamp())
@@ -56,7 +56,7 @@ def test_epoch_seconds_and_milliseconds_mean_the_same_instant(when: datetime) ->
     assert parse_wire_date(float(seconds)) == when
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(whole_seconds, st.integers(0, 10**9), st.sampled_from(DateForm))
 def test_a_collection_window_survives_the_round_trip(
     start: datetime, length_s: int, form: DateForm
@@ -67,7 +67,7 @@ def test_a_collection_window_survives_the_round_trip(
     assert CollectionRange.from_api(window.to_json()) == window
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(json_values)
 def test_any_value_is_a_utc_aware_date_or_none(value: object) -> None:
     parsed = parse_wire_date(value)
@@ -76,7 +76,7 @@ def test_any_value_is_a_utc_aware_date_or_none(value: object) -> None:
         assert parsed is None  # JSON true is not 1970-01-01T00:00:01Z
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.text())
 def test_any_text_is_an_aware_date_or_none(text: str) -> None:
     for parse in (parse_wire_date, parse_api_date):

@@ -63,13 +63,13 @@ def _is_hex24(value: str) -> bool:
     return len(value) == 24 and all(c in HEX for c in value)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(candidates)
 def test_exactly_24_lowercase_hex_is_an_id(value: str) -> None:
     assert is_object_id(value) is _is_hex24(value)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(candidates, st.sampled_from([(group_id, "group id"), (job_id, "job id")]))
 def test_an_id_is_returned_as_given_or_refused_naming_it(value: str, check: Any) -> None:
     parse, noun = check
@@ -81,7 +81,7 @@ def test_an_id_is_returned_as_given_or_refused_naming_it(value: str, check: Any)
         assert repr(value) in str(refused.value)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(st.lists(st.one_of(json_values(), st.builds(lambda i: {"id": i}, candidates)), max_size=6))
 def test_a_listing_keeps_good_ids_and_names_every_other_entry_safely(items: list[Any]) -> None:
     for parse in (lambda xs: parse_jobs(G, xs), parse_groups):
@@ -93,7 +93,7 @@ def test_a_listing_keeps_good_ids_and_names_every_other_entry_safely(items: list
             assert all(c in string.printable and c not in "\r\n\t\x0b\x0c" for c in bad.raw_id)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(json_values(allow_nan=False))
 def test_quote_raw_is_the_json_text_unless_cut(value: object) -> None:
     text = quote_raw(value)

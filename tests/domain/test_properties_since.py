@@ -20,7 +20,7 @@ offsets = st.integers(-(24 * 60 - 1), 24 * 60 - 1).map(lambda m: timezone(timede
 instants = st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(9000, 1, 1))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.integers(0, 10**5), st.sampled_from(sorted(UNITS)), spaces, spaces, spaces)
 def test_a_relative_age_is_that_long_before_now(
     n: int, unit: str, before: str, between: str, after: str
@@ -29,13 +29,13 @@ def test_a_relative_age_is_that_long_before_now(
     assert parse_since(raw, NOW) == NOW - timedelta(seconds=n * UNITS[unit])
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(st.sampled_from(["now", "NOW", "Now", "nOw"]), spaces, spaces)
 def test_now_is_now(word: str, before: str, after: str) -> None:
     assert parse_since(before + word + after, NOW) is NOW
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(instants, offsets, st.booleans())
 def test_an_iso_instant_with_an_offset_is_that_instant(
     naive: datetime, tz: timezone, zulu: bool
@@ -45,7 +45,7 @@ def test_an_iso_instant_with_an_offset_is_that_instant(
     assert parse_since(raw, NOW) == when
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(instants, st.sampled_from(["seconds", "minutes", "hours"]))
 def test_an_iso_instant_without_an_offset_is_utc(naive: datetime, spec: str) -> None:
     raw = naive.isoformat(timespec=spec)
@@ -54,7 +54,7 @@ def test_an_iso_instant_without_an_offset_is_utc(naive: datetime, spec: str) -> 
     assert parsed.replace(tzinfo=None) == datetime.fromisoformat(raw)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(instants)
 def test_a_date_alone_is_its_midnight_utc(naive: datetime) -> None:
     day = naive.date()
@@ -66,7 +66,7 @@ relative_like = st.builds(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(st.one_of(st.text(), relative_like), flags)
 def test_anything_is_an_aware_instant_or_one_error_naming_the_flag(raw: str, flag: str) -> None:
     try:

@@ -35,6 +35,7 @@ from bulkdl.emulator import (
     org_id_for,
     serve,
 )
+from tests.conftest import await_for
 
 API = "/api/public/v1.0"
 WALL = datetime(2030, 1, 1, 12, 0, 0, tzinfo=UTC)  # "now" for created jobs and PATCH
@@ -694,9 +695,7 @@ async def test_a_download_cut_by_the_client_is_logged_as_cut(
         async with s.get(f"{emu.job(job.id)}/download") as resp:
             await resp.content.readexactly(1024)
             resp.close()
-        with anyio.fail_after(5):
-            while running.state.counters.in_flight:
-                await anyio.sleep(0.01)
+        await await_for(lambda: not running.state.counters.in_flight, "the cut stream to end")
         kinds = [(e.kind, e.job_id) for e in running.state.events]
     assert kinds == [("download_started", job.id), ("download_cut", job.id)]
 

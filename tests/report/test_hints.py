@@ -5,14 +5,13 @@ from __future__ import annotations
 import shlex
 import signal
 import socket
-import time
 from pathlib import Path
 
 import pytest
 
 from bulkdl.emulator import EmulatorThread, Fleet
 from bulkdl.report.hints import resume_command
-from tests.conftest import make_fleet, read_manifest, run_cli, start_download
+from tests.conftest import make_fleet, read_manifest, run_cli, start_download, wait_for
 
 GROUP = "5f" * 12
 
@@ -107,9 +106,7 @@ def test_interrupted_run_prints_the_command_that_resumes_it(tmp_path: Path) -> N
     out = tmp_path / "out"
     with EmulatorThread(fleet, chunk_size=16 * 1024, chunk_delay_s=0.02) as emu:
         proc = start_download(emu.base_url, [gid], out, "--concurrency", "2")
-        deadline = time.monotonic() + 20
-        while emu.state.counters.in_flight == 0 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_for(lambda: emu.state.counters.in_flight, "a download in flight")
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=20)
     assert proc.returncode == 130, stderr

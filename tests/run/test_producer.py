@@ -17,6 +17,7 @@ from bulkdl.domain.selection import collect_request
 from bulkdl.emulator import EmulatorThread, Fleet
 from bulkdl.report.progress import PlainReporter
 from bulkdl.report.summary import RunSummary
+from bulkdl.run.dryrun import GroupPlan, Planning
 from bulkdl.run.group_queue import GroupQueue
 from bulkdl.run.options import RunOptions
 from bulkdl.run.producer import Producer
@@ -38,6 +39,7 @@ class Produced:
         self.fatal: list[BulkdlError] = []
         self.summary = RunSummary()
         self.log = io.StringIO()
+        self.planning: Planning | None = None
 
 
 async def _produce(
@@ -48,6 +50,7 @@ async def _produce(
     *,
     private_key: str = PRIVATE_KEY,
     poll_interval_s: float = 0.1,
+    planning: bool = False,
 ) -> Produced:
     got = Produced()
     reporter = PlainReporter(Console(file=got.log, width=200))
@@ -63,7 +66,10 @@ async def _produce(
     queue: GroupQueue[DownloadTarget] = GroupQueue(config.per_group_concurrency)
     async with ManifestWriter(None) as manifest, session.client:
         recorder = Recorder(manifest, got.summary, reporter)
-        producer = Producer(session, recorder, options, {}, queue, on_fatal=got.fatal.append)
+        got.planning = Planning(reporter, peek=None) if planning else None
+        producer = Producer(
+            session, recorder, options, {}, queue, on_fatal=got.fatal.append, steps=got.planning
+        )
         await producer.produce([GroupId(g) for g in groups])
     while (ready := await queue.get()) is not None:
         group, target = ready
@@ -134,3 +140,21 @@ async def test_collect_and_wait_queues_each_created_job_once_it_finishes(
     assert {(t.job.group_id, t.job.id) for t in got.targets} == set(created.items())
     assert all(t.job.status.value == "SUCCESS" for t in got.targets)
     assert got.log.getvalue().count("finished: SUCCESS") == len(groups)
+
+
+async def test_with_planning_steps_it_lists_and_plans_but_sends_no_post(
+    emulator: EmulatorThread, fleet: Fleet, tmp_path: Path
+) -> None:
+    groups = list(fleet.groups)
+    body = collect_request(resource_type="replicaset", resource_name="rs0", log_types=["MONGODB"])
+    collect = RunOptions(collect=body, wait=True, timeout_s=30)
+    planned = await _produce(emulator.base_url, tmp_path / "o", groups, collect, planning=True)
+    assert planned.planning is not None
+    by_group = sorted(planned.planning.plan, key=lambda p: p.group_id)
+    assert by_group == [GroupPlan(g, would_create=body) for g in sorted(groups)]
+    assert emulator.state.counters.requests_by_kind["create"] == 0
+    listed = await _produce(emulator.base_url, tmp_path / "o", groups, RunOptions(), planning=True)
+    assert listed.targets == [], "nothing queued"
+    assert listed.summary.not_downloadable == 0, "nothing recorded"
+    assert listed.planning is not None
+    assert sorted(p.group_id for p in listed.planning.plan) == sorted(groups)

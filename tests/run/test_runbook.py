@@ -266,8 +266,8 @@ def test_timeout_waits_until_its_deadline_and_says_so_once(tmp_path: Path) -> No
     assert 3 <= polls <= 4  # unloaded: 0, 0.4, 1.0 and the deadline (1.2)
     (line,) = [line for line in result.stderr.splitlines() if "still IN_PROGRESS" in line]
     assert f"group {gid} job {stuck}: still IN_PROGRESS after waiting 1." in line
-    waited = float(line.split("after waiting ")[1].split(" s")[0])
-    assert 1.2 <= waited < 5.0
+    assert line.endswith("(--timeout 1.2)"), line
+    assert float(line.split("after waiting ")[1].split(" s")[0]) >= 1.2
     assert line.endswith("(--timeout 1.2)")
     assert "failed:" not in result.stderr
 

@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from tests.conftest import (  # COLLECT is for all groups: with --group, only th
     make_fleet,
     read_manifest,
     run_cli,
+    wait_for,
     write_config,
 )
 
@@ -47,11 +47,8 @@ def _cfg(tmp_path: Path, emu: EmulatorThread, **extra: object) -> Path:
     )
 
 
-def _until(check: Callable[[], bool], seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, "timed out waiting for the emulator"
-        time.sleep(0.02)
+def _until(check: Callable[[], bool]) -> None:
+    wait_for(check, "the emulator")
 
 
 def _lines_for(out: Path, job_id: str) -> list[dict[str, Any]]:
@@ -275,8 +272,8 @@ def test_sigterm_during_the_post_still_records_the_created_job(tmp_path: Path) -
         emu.state.add_create_faults(gid, [SlowAnswer(1.5)])
         cfg = _cfg(tmp_path, emu)
         proc = _start([*COLLECT, "--group", gid, "--out", str(out), "--config", str(cfg)])
+        # The server has the POST: it is in flight, its answer 1.5 s away.
         _until(lambda: emu.state.counters.requests_by_kind["create"] == 1)
-        time.sleep(0.2)  # the POST is in flight, its answer 1.3 s away
         assert not (out / "manifest.jsonl").is_file() or not read_manifest(out)
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=20)

@@ -107,7 +107,7 @@ def test_every_numeric_setting_is_bounded() -> None:
         assert d.spec.low is not None or d.spec.above is not None, d.name
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(inside_case())
 def test_a_value_inside_the_bounds_is_taken_as_given(config: Path, case: tuple) -> None:
     d, value = case
@@ -116,7 +116,7 @@ def test_a_value_inside_the_bounds_is_taken_as_given(config: Path, case: tuple) 
     assert type(got) is KINDS[d.name]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(outside_case())
 def test_a_value_outside_the_bounds_is_refused_naming_the_key(config: Path, case: tuple) -> None:
     d, value = case
@@ -130,7 +130,7 @@ def test_a_value_outside_the_bounds_is_refused_naming_the_key(config: Path, case
 FLAGS = sorted(FLAG_BOUNDS)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(st.sampled_from(FLAGS), st.data())
 def test_a_flag_bound_takes_inside_and_refuses_outside(flag: str, data: st.DataObject) -> None:
     spec = FLAG_BOUNDS[flag]

@@ -22,7 +22,7 @@ from bulkdl.domain.errors import DiskError, NetworkError
 from bulkdl.emulator.archives import make_archive
 from bulkdl.store.archive_file import BATCH_BYTES, ArchiveFile, receive
 from bulkdl.store.outdir import OutDir
-from tests.conftest import make_fleet
+from tests.conftest import await_for, make_fleet
 
 GROUP = "5f" * 12
 NAME = "5c" * 12 + ".tar.gz"
@@ -97,9 +97,9 @@ async def test_a_cancelled_write_leaves_no_part(out: OutDir, body: bytes) -> Non
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(download)
-        with anyio.fail_after(10):
-            while not (part.exists() and part.stat().st_size >= BATCH_BYTES):
-                await anyio.sleep(0.01)
+        await await_for(
+            lambda: part.exists() and part.stat().st_size >= BATCH_BYTES, "a batch in the .part"
+        )
         tg.cancel_scope.cancel()
     assert _names(out) == [], "no .part and no final file after a cancel"
     assert not file.is_open

@@ -121,7 +121,7 @@ def _read(out: Path, data: bytes) -> dict[tuple[str, str], Recorded]:
         os.close(fd)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(manifests())
 def test_damage_never_raises_and_every_whole_line_is_kept(
     out: Path, case: tuple[bytes, dict[tuple[str, str], Recorded]]
@@ -130,7 +130,7 @@ def test_damage_never_raises_and_every_whole_line_is_kept(
     assert _read(out, data) == expected
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(st.binary(max_size=400))
 def test_any_bytes_read_back_without_raising(out: Path, data: bytes) -> None:
     for found in (_read(out, data)).values():

@@ -26,6 +26,7 @@ from tests.conftest import (
     run_cli,
     served_archive,
     start_download,
+    wait_for,
     write_config,
 )
 
@@ -101,12 +102,7 @@ def _slow(fleet: Fleet) -> EmulatorThread:
 
 def _wait_for_lock(out: Path, pid: int) -> None:
     lock = out / ".bulkdl.lock"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if lock.exists() and f"pid {pid} " in lock.read_text():
-            return
-        time.sleep(0.02)
-    pytest.fail("the first run never took the lock")
+    wait_for(lambda: lock.exists() and f"pid {pid} " in lock.read_text(), "the first run's lock")
 
 
 def _assert_pull_exact(fleet: Fleet, out: Path) -> None:
