@@ -145,6 +145,15 @@ def write_config(path: Path, **keys: Any) -> Path:
     return path
 
 
+def prerender(emu: EmulatorThread, fleet: Fleet) -> None:
+    """Render every job's archive into the emulator's cache before a test downloads it: a
+    multi-MiB archive of realistic logs takes the emulator a while to render, and a test of
+    the client's stall timeout must not time that (the server's render) instead."""
+    for jobs in fleet.groups.values():
+        for job in jobs:
+            emu.state.archives.get(job)
+
+
 def served_archive(fleet: Fleet, group: str, job: str) -> bytes:
     """The exact bytes the emulator serves for a job."""
     (found,) = [j for j in fleet.groups[group] if j.id == job]

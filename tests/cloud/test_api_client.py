@@ -15,7 +15,7 @@ from bulkdl.domain.models import GroupId, Job, JobId
 from bulkdl.emulator import EmulatorThread, Fleet
 from bulkdl.emulator.faults import ServerFault, Stall
 from bulkdl.settings.load import Secret, Settings
-from tests.conftest import PRIVATE_KEY, PUBLIC_KEY, make_fleet, served_archive
+from tests.conftest import PRIVATE_KEY, PUBLIC_KEY, make_fleet, prerender, served_archive
 
 pytestmark = pytest.mark.anyio
 
@@ -136,6 +136,7 @@ async def test_a_reader_slower_than_the_stall_timeout_is_not_a_stall(tmp_path: P
     fleet = make_fleet(groups=1, jobs_per_group=1, archive_bytes=3 * 1024 * 1024)
     (gid,) = fleet.groups
     with EmulatorThread(fleet, chunk_size=64 * 1024) as emu:
+        prerender(emu, fleet)
         async with _watched_client(emu.base_url, tmp_path, fleet) as client:
             (job,), _ = await client.list_jobs(GroupId(gid))
             received = []

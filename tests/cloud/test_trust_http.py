@@ -38,6 +38,7 @@ from tests.conftest import (
     PRIVATE_KEY,
     PUBLIC_KEY,
     CliResult,
+    prerender,
     read_manifest,
     run_cli,
     served_archive,
@@ -169,6 +170,7 @@ def test_server_closing_after_a_large_body_is_not_misframing(tmp_path: Path) -> 
     (A real regression: every archive over a few MiB failed as "misframed".)"""
     fleet = _fleet(n_groups=2, jobs=2, archive_bytes=3 * 1024 * 1024)
     with EmulatorThread(fleet) as emu:
+        prerender(emu, fleet)
         result = _download(tmp_path, emu, "--concurrency", "4")
         downloads = sum(emu.state.counters.downloads_by_job.values())
     assert result.exit_code == 0, result.output
