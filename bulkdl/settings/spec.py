@@ -213,7 +213,17 @@ class Settings:
         **_POSITIVE_S,
     )
     verify: bool = key(
-        False, "Read every archive through gzip+tar before keeping it.", flag="--verify"
+        False,
+        "Also read every archive back from disk through gzip and every tar header before "
+        "keeping it (the gzip CRC check runs on every download anyway).",
+        flag="--verify",
+    )
+    extract_max_ratio: int = key(
+        200,
+        "--extract refuses an archive whose files would take more than this many times its "
+        "size (never less than 1 MiB, never more than the free disk).",
+        low=1,
+        high=1_000_000,
     )
     requests_per_minute: int = key(
         80,
