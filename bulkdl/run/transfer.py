@@ -126,7 +126,10 @@ class Transfer:
         """Stream the archive under the retry policy, each attempt resuming the .part."""
         job = target.job
         client = self.session.client
-        file = ArchiveFile(self.out, job.group_id, target.final_path.name)
+        settings = self.session.settings
+        file = ArchiveFile(
+            self.out, job.group_id, target.final_path.name, check_gzip=settings.check_gzip
+        )
         reported = 0  # bytes shown in progress for this job
         judged: set[str] = set()  # sha256 of bodies the archive check refused
 

@@ -27,8 +27,8 @@ from typing import Any, BinaryIO, Final
 
 from bulkdl.domain.errors import CorruptArchive
 
-IN_STEP: Final = 64 * 1024  # compressed bytes inflated per call (bounds zlib's tail copy)
-OUT_STEP: Final = 1024 * 1024  # most inflated bytes one call may return (a bomb stays small)
+IN_STEP: Final = 16 * 1024  # compressed bytes inflated per call (bounds zlib's tail copy)
+OUT_STEP: Final = 64 * 1024  # most inflated bytes one call returns (a bomb stays small)
 READ_BLOCK: Final = 1024 * 1024
 _TAR_BLOCK: Final = 512
 _ZLIB_WORDS: Final = {

@@ -4,8 +4,8 @@ The only module that writes archives. A file under its final name is always comp
 goes to `.part` (mode 0600, in a 0700 group folder), is hashed while written, checked against
 Content-Length (that it is a tar.gz at all was proven before its first byte reached here: the
 receive path sniffs every body that starts at byte 0, see archive_head.py), its gzip stream
-checked to its last trailer as it is written (archive_check.GzipCheck, in the same worker thread
-as sha256), read back through gzip and every tar header with --verify or when the server never
+checked to its last trailer as it is written with check_gzip (archive_check.GzipCheck, in the
+same worker thread as sha256; without it only an empty archive is followed to its trailer), read back through gzip and every tar header with --verify or when the server never
 declared its length, flushed and fsynced, then renamed atomically. A transient
 network failure keeps the `.part` so the next attempt can resume it with a Range request; any
 other failure, and cancellation, removes it under a shield so the removal itself cannot be
@@ -45,7 +45,7 @@ from bulkdl.domain.errors import (
     TransferError,
 )
 from bulkdl.domain.planner import PART_SUFFIX
-from bulkdl.store.archive_check import GzipCheck, check_archive_fd
+from bulkdl.store.archive_check import GzipCheck, Verdict, check_archive_fd
 from bulkdl.store.outdir import FILE_MODE, OutDir, open_beneath
 
 if TYPE_CHECKING:
@@ -81,8 +81,9 @@ class ArchiveFile:
     must still be that inode, and the final name must not be a link.
     """
 
-    def __init__(self, out: OutDir, group: str, name: str) -> None:
+    def __init__(self, out: OutDir, group: str, name: str, *, check_gzip: bool = False) -> None:
         self.out = out
+        self.check_gzip = check_gzip  # every byte through the gzip check, not just the start
         self.group = group
         self.name = name  # the final name, `<jobId>.tar.gz`
         self.path = out.path / group / name
@@ -93,7 +94,9 @@ class ArchiveFile:
         self._fd = -1
         self._inode: tuple[int, int] | None = None
         self._unsynced = 0
-        self.check = GzipCheck(name)  # fed every byte written, in order, across resumes
+        # Fed every byte written, in order, across resumes; made at the first write and
+        # dropped at the end, so only archives being written hold zlib's state (~40 KiB).
+        self.check: GzipCheck | None = None
         self._bad: CorruptArchive | None = None  # the check's verdict, told at the end
 
     @property
@@ -129,18 +132,27 @@ class ArchiveFile:
     def _check(self, chunks: Sequence[bytes]) -> None:
         """Feed the gzip check (in this worker thread, like sha256); a failure is kept for
         `finish`, which tells it with the sha256 of the whole body."""
-        if self._bad is not None:
+        if self._bad is not None or (self.check is not None and self._check_done):
             return
+        if self.check is None:
+            self.check = GzipCheck(self.name)
         try:
             for chunk in chunks:
                 self.check.feed(chunk)
         except CorruptArchive as exc:
             self._bad = exc
 
+    @property
+    def _check_done(self) -> bool:
+        """Without check_gzip the check stops at the first byte that is not 0: only an empty
+        archive (all zeros inside) is followed to its trailer, which proves it whole."""
+        return not self.check_gzip and self.check is not None and not self.check.only_zeros
+
     def finish(self, tail: list[bytes], verify: bool, undeclared: bool = False) -> Written:
         """The last hop: the tail of the body, fsync, the archive check, rename.
 
-        The gzip check (every trailer's CRC32 and ISIZE) ran on the bytes as they came; with
+        The gzip check (every trailer's CRC32 and ISIZE) ran on the bytes as they came (all of
+        them with check_gzip, else only an empty archive's); with
         `verify`, or for a body whose length the server never declared, the full check
         (gzip and every tar header) reads the file back from the disk before the rename.
         """
@@ -152,7 +164,9 @@ class ArchiveFile:
         try:
             if self._bad is not None:
                 raise self._bad
-            verdict = self.check.end()
+            checked = self.check is not None and not self._check_done
+            check, self.check = self.check or GzipCheck(self.name), None
+            verdict = check.end() if checked else Verdict(empty=False)
             if verify or undeclared:
                 verdict = check_archive_fd(self._fd, self.name)
         except CorruptArchive as exc:
@@ -179,7 +193,7 @@ class ArchiveFile:
         self.close()
         self.written = 0
         self.hasher = hashlib.sha256()
-        self.check = GzipCheck(self.name)
+        self.check = None
         self._bad = None
 
     def close(self) -> None:

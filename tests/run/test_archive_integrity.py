@@ -36,6 +36,14 @@ def _download(emu: EmulatorThread, fleet: Fleet, out: Path, *extra: str) -> tupl
     return result.exit_code, result.stderr
 
 
+def _checking(tmp_path: Path, how: str) -> list[str]:
+    if how == "--verify":
+        return ["--verify"]
+    config = tmp_path / "check.toml"
+    config.write_text("check_gzip = true\n")
+    return ["--config", str(config)]
+
+
 def _one_job(fleet: Fleet) -> tuple[str, str]:
     (gid,) = fleet.groups
     (job,) = fleet.groups[gid]
@@ -79,18 +87,19 @@ def test_a_whole_close_delimited_body_is_kept_after_the_check(tmp_path: Path) ->
         ("no-trailer", "the gzip stream ends before its trailer"),
     ],
 )
-@pytest.mark.parametrize("verify", [False, True])
+@pytest.mark.parametrize("how", ["--verify", "check_gzip"])
 def test_a_wrong_or_missing_gzip_trailer_fails_the_job(
-    tmp_path: Path, spec: str, named: str, verify: bool
+    tmp_path: Path, spec: str, named: str, how: str
 ) -> None:
-    """Point 2, by default and with --verify: the archive is not kept, and the same bytes
-    are fetched twice, not six times (a verdict on the bytes is not a network fault)."""
+    """Point 2, with --verify (read back) and with check_gzip (checked as it arrives): the
+    archive is not kept, and the same bytes are fetched twice, not six times (a verdict on
+    the bytes is not a network fault)."""
     fleet = _fleet("logs")
     gid, job = _one_job(fleet)
     out = tmp_path / "out"
     with EmulatorThread(fleet) as emu:
         emu.state.add_download_faults(job, parse_fault_specs(f"always:{spec}"))
-        code, stderr = _download(emu, fleet, out, *(["--verify"] if verify else []))
+        code, stderr = _download(emu, fleet, out, *_checking(tmp_path, how))
         fetched = emu.state.counters.downloads_by_job[job]
     assert code == 1, stderr
     assert named in stderr
@@ -105,7 +114,7 @@ def test_a_corrupt_archive_that_changes_is_retried(tmp_path: Path) -> None:
     out = tmp_path / "out"
     with EmulatorThread(fleet) as emu:
         emu.state.add_download_faults(job, parse_fault_specs("bad-crc,no-trailer"))
-        code, stderr = _download(emu, fleet, out)
+        code, stderr = _download(emu, fleet, out, "--verify")
         fetched = emu.state.counters.downloads_by_job[job]
     assert code == 0, stderr
     assert fetched == 3
