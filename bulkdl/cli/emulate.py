@@ -65,6 +65,14 @@ def emulate(
             "'503,reset:20000' (also 429, stall:N:S, chunked:N, corrupt-gzip, ...).",
         ),
     ] = None,
+    archive_kind: Annotated[
+        str,
+        text(
+            "--archive-kind",
+            "KIND",
+            "What every job's archive holds: logs, empty, empty-gzip, links, escaping-links, bomb.",
+        ),
+    ] = "logs",
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
     debug: DebugOpt = False,
@@ -77,8 +85,15 @@ def emulate(
     import anyio
 
     from bulkdl.emulator import demo_fleet, parse_fault_specs, serve
+    from bulkdl.emulator.archive_kinds import ARCHIVE_KINDS
 
     fleet = demo_fleet(groups=groups, jobs_per_group=jobs, archive_bytes=archive_kib * 1024)
+    if archive_kind not in ARCHIVE_KINDS:
+        fail_to_start(
+            BulkdlError(f"--archive-kind: expected one of {', '.join(ARCHIVE_KINDS)}"), debug
+        )
+    for job in fleet.all_jobs():
+        job.archive_kind = archive_kind
     console = err_console()
     try:
         faults = parse_fault_specs(flaky) if flaky else []

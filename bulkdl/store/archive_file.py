@@ -5,8 +5,9 @@ goes to `.part` (mode 0600, in a 0700 group folder), is hashed while written, ch
 Content-Length (that it is a tar.gz at all was proven before its first byte reached here: the
 receive path sniffs every body that starts at byte 0, see archive_head.py), its gzip stream
 checked to its last trailer as it is written with check_gzip (archive_check.GzipCheck, in the
-same worker thread as sha256; without it only an empty archive is followed to its trailer), read back through gzip and every tar header with --verify or when the server never
-declared its length, flushed and fsynced, then renamed atomically. A transient
+same worker thread as sha256; without it only an empty archive is followed to its trailer),
+read back through gzip and every tar header with --verify or when the server never declared
+its length, flushed and fsynced, then renamed atomically. A transient
 network failure keeps the `.part` so the next attempt can resume it with a Range request; any
 other failure, and cancellation, removes it under a shield so the removal itself cannot be
 interrupted.
