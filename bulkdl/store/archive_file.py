@@ -99,6 +99,7 @@ class ArchiveFile:
         # dropped at the end, so only archives being written hold zlib's state (~40 KiB).
         self.check: GzipCheck | None = None
         self._bad: CorruptArchive | None = None  # the check's verdict, told at the end
+        self._unchecked = False  # the check stopped early (not empty, check_gzip off)
 
     @property
     def is_open(self) -> bool:
@@ -133,13 +134,16 @@ class ArchiveFile:
     def _check(self, chunks: Sequence[bytes]) -> None:
         """Feed the gzip check (in this worker thread, like sha256); a failure is kept for
         `finish`, which tells it with the sha256 of the whole body."""
-        if self._bad is not None or (self.check is not None and self._check_done):
+        if self._bad is not None or self._unchecked:
             return
         if self.check is None:
             self.check = GzipCheck(self.name)
         try:
             for chunk in chunks:
                 self.check.feed(chunk)
+                if self._check_done:  # not empty: zlib's state is let go at once (memory)
+                    self.check, self._unchecked = None, True
+                    return
         except CorruptArchive as exc:
             self._bad = exc
 
@@ -165,9 +169,8 @@ class ArchiveFile:
         try:
             if self._bad is not None:
                 raise self._bad
-            checked = self.check is not None and not self._check_done
             check, self.check = self.check or GzipCheck(self.name), None
-            verdict = check.end() if checked else Verdict(empty=False)
+            verdict = Verdict(empty=False) if self._unchecked else check.end()
             if verify or undeclared:
                 verdict = check_archive_fd(self._fd, self.name)
         except CorruptArchive as exc:
@@ -196,6 +199,7 @@ class ArchiveFile:
         self.hasher = hashlib.sha256()
         self.check = None
         self._bad = None
+        self._unchecked = False
 
     def close(self) -> None:
         if self._fd >= 0:
