@@ -78,6 +78,14 @@ ScenarioOpt = Annotated[
         "Hostile but legal fleets, comma-separated: duplicate-job-ids, control-names.",
     ),
 ]
+ArchiveKindOpt = Annotated[
+    str,
+    text(
+        "--archive-kind",
+        "KIND",
+        "What every job's archive holds: logs, empty, empty-gzip, links, escaping-links, bomb.",
+    ),
+]
 
 
 def emulate(
@@ -89,6 +97,7 @@ def emulate(
     rate_limit: RateLimitOpt = None,
     flaky: FlakyOpt = None,
     scenario: ScenarioOpt = None,
+    archive_kind: ArchiveKindOpt = "logs",
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
     output: TableOrJsonOpt = None,
@@ -106,17 +115,12 @@ def emulate(
     from bulkdl.emulator import demo_fleet, parse_fault_specs, serve
 
     fleet = demo_fleet(groups=groups, jobs_per_group=jobs, archive_bytes=archive_kib * 1024)
+    _shape(fleet, archive_kind, scenario, debug)
     console = err_console()
     try:
         faults = parse_fault_specs(flaky) if flaky else []
     except ValueError as exc:
         fail_to_start(BulkdlError(f"--flaky: {exc}"), debug)
-    try:
-        from bulkdl.emulator.scenarios import apply_scenarios
-
-        apply_scenarios(fleet, scenario or "")
-    except ValueError as exc:
-        fail_to_start(BulkdlError(f"--scenario: {exc}"), debug)
 
     async def main() -> None:
         async with (
@@ -137,6 +141,23 @@ def emulate(
             raise
     if not quiet:
         say(console, "emulator stopped")
+
+
+def _shape(fleet: Fleet, archive_kind: str, scenario: str | None, debug: bool) -> None:
+    """--archive-kind and --scenario applied to the fleet; exit 2 naming a bad value."""
+    from bulkdl.emulator.archive_kinds import ARCHIVE_KINDS
+    from bulkdl.emulator.scenarios import apply_scenarios
+
+    if archive_kind not in ARCHIVE_KINDS:
+        fail_to_start(
+            BulkdlError(f"--archive-kind: expected one of {', '.join(ARCHIVE_KINDS)}"), debug
+        )
+    for job in fleet.all_jobs():
+        job.archive_kind = archive_kind
+    try:
+        apply_scenarios(fleet, scenario or "")
+    except ValueError as exc:
+        fail_to_start(BulkdlError(f"--scenario: {exc}"), debug)
 
 
 def _announce(

@@ -8,11 +8,9 @@ goes back to the pool only when the body was framed exactly (aiohttp_adapter.py)
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Final
 
 import aiohttp
 
@@ -25,6 +23,7 @@ from bulkdl.cloud.aiohttp_adapter import (
 from bulkdl.cloud.body_watch import BodyWatch
 from bulkdl.cloud.transport import Transport, network_error
 from bulkdl.domain.archive_head import NotArchive, TarGzSniffer, refused_content_type
+from bulkdl.domain.content_range import BadContentRange, parse_content_range
 from bulkdl.domain.errors import Misframed, NotAnArchive, ResumeRejected, where
 from bulkdl.domain.models import Job
 from bulkdl.settings.load import Settings
@@ -42,17 +41,6 @@ class Body:
     total_length: int | None
     validator: str | None  # ETag or Last-Modified, for If-Range on a later resume
     chunks: AsyncIterator[bytes]
-
-
-_CONTENT_RANGE: Final = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
-
-
-def parse_content_range(value: str | None) -> tuple[int, int | None] | None:
-    """`bytes 100-199/200` -> (100, 200); None when absent or malformed (pure)."""
-    if value is None or not (m := _CONTENT_RANGE.fullmatch(value.strip())):
-        return None
-    total = None if m.group(3) == "*" else int(m.group(3))
-    return int(m.group(1)), total
 
 
 @asynccontextmanager
@@ -91,16 +79,19 @@ async def open_download(
             )
         start, total = 0, resp.content_length
         if resp.status == 206:
-            parsed = parse_content_range(resp.headers.get("Content-Range"))
-            if parsed is None or parsed[0] != resume_from:
+            header = resp.headers.get("Content-Range")
+            try:
+                got = parse_content_range(
+                    header, asked_from=resume_from, content_length=resp.content_length
+                )
+            except BadContentRange as exc:
                 # Misplaced bytes would corrupt the file: start over from byte 0.
                 raise ResumeRejected(
-                    f"{place}: resume answered with "
-                    f"Content-Range {resp.headers.get('Content-Range')!r}",
+                    f"{place}: resume answered with Content-Range {header!r}: {exc}",
                     group_id=job.group_id,
                     job_id=job.id,
-                )
-            start, total = parsed
+                ) from None
+            start, total = got.start, got.total if got.total is not None else got.end + 1
         yield Body(
             start=start,
             total_length=total,

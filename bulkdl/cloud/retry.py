@@ -60,9 +60,9 @@ class RetryPolicy:
 
 def is_retryable(exc: BulkdlError) -> bool:
     """Transient failures only; a 4xx other than 429 will not change by asking again."""
-    return isinstance(
-        exc, NetworkError | IncompleteDownload | ServerError | RateLimited | CorruptArchive
-    )
+    if isinstance(exc, CorruptArchive):
+        return not exc.repeated  # the same bytes twice: a verdict on them, not the network
+    return isinstance(exc, NetworkError | IncompleteDownload | ServerError | RateLimited)
 
 
 def backoff_s(attempt: int, policy: RetryPolicy, rng: random.Random | None = None) -> float:

@@ -3,7 +3,9 @@
 A proxy's login page, an API error in JSON, or gzip of anything but a tar must never be kept
 under an archive's name. Three checks, all on the start of a body that begins at byte 0: the
 Content-Type is not HTML or JSON, the gzip magic is there, and the first 512 decompressed bytes
-are a tar header ("ustar" at offset 257, as POSIX and GNU tar write it). Only those first bytes
+are a tar header ("ustar" at offset 257, as POSIX and GNU tar write it), or the zero block
+that ends an empty tar, or nothing at all (a gzip of nothing): those two are an empty archive,
+proven whole by the archive check (store/archive_check.py). Only those first bytes
 are inflated; the rest of the body passes untouched. Pure: no I/O here.
 """
 
@@ -71,9 +73,12 @@ class TarGzSniffer:
         except zlib.error as exc:
             raise NotArchive(f"not a valid gzip stream ({exc})") from None
         if len(self._block) >= TAR_BLOCK:
-            if self._block[USTAR_AT : USTAR_AT + len(USTAR)] != USTAR:
+            header = self._block[USTAR_AT : USTAR_AT + len(USTAR)] == USTAR
+            if not header and self._block.count(0) != len(self._block):
                 raise NotArchive("gzip, but not of a tar archive (no tar header at its start)")
-            self.done = True
+            self.done = True  # a header, or the end-of-archive block of an empty tar
+        elif self._inflate.eof and not self._block:
+            self.done = True  # a gzip of nothing: an empty archive, as some backends serve
         elif self._inflate.eof:
             raise NotArchive("gzip, but too short to hold a tar archive")
 

@@ -166,7 +166,12 @@ class IncompleteDownload(TransferError):
 
 
 class CorruptArchive(TransferError):
-    """The archive does not read as gzip+tar to its end (--verify, `bulkdl verify`)."""
+    """The archive does not read as gzip+tar to its end, trailers checked (store/
+    archive_check.py). `sha256` is that of the bytes judged: the same bytes again earn the same
+    verdict, so a retry is only worth it when they differ (`repeated`)."""
+
+    sha256: str | None = None
+    repeated = False
 
 
 class NotAnArchive(TransferError):

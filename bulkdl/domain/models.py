@@ -347,3 +347,4 @@ class JobResult:
     collection_range: CollectionRange | None = None
     failed_parts: tuple[ChildJob, ...] = ()  # a FAILURE job's hosts that failed, and why
     error_code: str | None = None  # errors.error_code() of what failed it
+    empty: bool = False  # the archive holds no logs (a gzip of an empty tar, or of nothing)

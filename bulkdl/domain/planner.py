@@ -52,6 +52,7 @@ class Recorded:
     status: str | None = None
     listed_size_bytes: int | None = None
     creation_date: str | None = None
+    empty: bool = False  # an empty archive (the job collected no logs): complete as it is
 
 
 def listing_change(recorded: Recorded, job: Job) -> str | None:

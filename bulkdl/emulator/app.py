@@ -29,8 +29,16 @@ from aiohttp import hdrs, web
 from aiohttp.web_urldispatcher import UrlMappingMatchInfo
 
 from bulkdl.emulator import errors, inject
+from bulkdl.emulator.archive_faults import (
+    BadCrc,
+    CloseDelimited,
+    LyingRange,
+    NoTrailer,
+    content_range,
+    spoil,
+)
 from bulkdl.emulator.archives import corrupt_archive
-from bulkdl.emulator.bodies import BODY_FAULTS, send_body, tracked
+from bulkdl.emulator.bodies import BODY_FAULTS, CloseFramed, send_body, tracked
 from bulkdl.emulator.digest import (
     DEFAULT_NONCE_TTL_S,
     NonceStore,
@@ -243,6 +251,9 @@ async def download(request: web.Request) -> web.StreamResponse:
     if isinstance(fault, CorruptGzip):
         state.fault_served(fault)
         archive = await asyncio.to_thread(corrupt_archive, archive)
+    elif isinstance(fault, BadCrc | NoTrailer):
+        state.fault_served(fault)
+        archive = spoil(archive, fault)
     return await _send_archive(request, state, job, archive, window, fault)
 
 
@@ -260,7 +271,9 @@ async def _send_archive(
     fault: FaultKind | None,
 ) -> web.StreamResponse:
     first, last = window if window is not None else (0, len(archive) - 1)
-    response = web.StreamResponse(status=200 if window is None else 206)
+    status = 200 if window is None else 206
+    framed = CloseFramed if isinstance(fault, CloseDelimited) else web.StreamResponse
+    response = framed(status=status)
     response.headers.update(
         {
             hdrs.CONTENT_TYPE: "application/gzip",
@@ -271,7 +284,10 @@ async def _send_archive(
     if not isinstance(fault, ChangedArchive):  # that fault's server has no validators
         response.headers[hdrs.ETAG] = archive_etag(job, archive)
     if window is not None:
-        response.headers[hdrs.CONTENT_RANGE] = f"bytes {first}-{last}/{len(archive)}"
+        lie = fault if isinstance(fault, LyingRange) else None
+        if lie is not None:
+            state.fault_served(lie)
+        response.headers[hdrs.CONTENT_RANGE] = content_range(lie, first, last, len(archive))
     state.counters.download_started(job.group_id)
     state.record("download_started", job)
     completed = False

@@ -19,6 +19,7 @@ import zlib
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
+from bulkdl.emulator.archive_kinds import render_kind
 from bulkdl.emulator.fleet import ChildJob, EmulatedJob, seeded
 from bulkdl.emulator.mongolog import Window, agent_log, mongod_log
 
@@ -45,6 +46,8 @@ def member_name(child: ChildJob) -> str:
 def make_archive(job: EmulatedJob) -> bytes:
     """Render the job's archive: only children that hold data (a failed job's good parts)."""
     mtime = int(job.creation_date.timestamp())
+    if job.archive_kind != "logs":
+        return render_kind(job.archive_kind, job.hosts[0], job.archive_bytes, mtime)
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
         seen_dirs: set[str] = set()

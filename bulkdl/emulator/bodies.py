@@ -14,6 +14,7 @@ from typing import Final
 
 from aiohttp import web
 
+from bulkdl.emulator.archive_faults import CloseDelimited
 from bulkdl.emulator.faults import (
     ChangedArchive,
     FaultKind,
@@ -25,7 +26,9 @@ from bulkdl.emulator.faults import (
 )
 from bulkdl.emulator.state import EmulatorState
 
-BODY_FAULTS: Final = (ResetAfter, Stall, TruncatedChunked, Trickle, LongerBody, ChangedArchive)
+BODY_FAULTS: Final = (
+    *(ResetAfter, Stall, TruncatedChunked, Trickle, LongerBody, ChangedArchive, CloseDelimited),
+)
 _STALL_POLL_S: Final = 0.01  # how often a stall checks that the client is still there
 
 
@@ -54,6 +57,8 @@ async def send_body(
     """
     if isinstance(fault, TruncatedChunked):
         response.enable_chunked_encoding()  # no Content-Length: only the last chunk ends it
+    elif isinstance(fault, CloseDelimited):
+        response.force_close()  # no Content-Length, no chunks: the close ends the body
     else:
         response.content_length = len(body)
     if isinstance(fault, BODY_FAULTS):
@@ -68,6 +73,11 @@ async def send_body(
         await stream(state, response, body[: fault.after_bytes])
         _hang_up(request)
         return False
+    if isinstance(fault, CloseDelimited):
+        cut = len(body) if fault.cut_at is None else min(fault.cut_at, max(0, len(body) - 1))
+        await stream(state, response, body[:cut])
+        _hang_up(request)
+        return fault.cut_at is None
     if isinstance(fault, Stall):
         await stream(state, response, body[: fault.after_bytes])
         await _silence(request, fault.seconds)
@@ -81,6 +91,13 @@ async def send_body(
         await stream(state, response, body)
     await response.write_eof()
     return True
+
+
+class CloseFramed(web.StreamResponse):
+    """A response framed by closing the connection (no Content-Length, no chunking), as an
+    HTTP/1.0 server sends it; aiohttp turns length checks off this way for WebSockets."""
+
+    _length_check = False
 
 
 async def stream(state: EmulatorState, response: web.StreamResponse, body: memoryview) -> None:

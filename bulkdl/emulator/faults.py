@@ -21,6 +21,11 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TypeAlias
 
+from bulkdl.emulator.archive_faults import BadCrc as BadCrc
+from bulkdl.emulator.archive_faults import CloseDelimited as CloseDelimited
+from bulkdl.emulator.archive_faults import LyingRange as LyingRange
+from bulkdl.emulator.archive_faults import NoTrailer as NoTrailer
+
 
 def _non_negative(name: str, value: float) -> None:
     if value < 0:
@@ -280,6 +285,10 @@ FaultKind: TypeAlias = (
     | ForeignNext
     | MalformedId
     | SlowAnswer
+    | CloseDelimited
+    | BadCrc
+    | NoTrailer
+    | LyingRange
 )
 
 
@@ -312,6 +321,7 @@ DOWNLOAD_FAULTS: tuple[type[FaultKind], ...] = (
     GzipNotTar,
     ChangedArchive,
     LongerBody,
+    *(CloseDelimited, BadCrc, NoTrailer, LyingRange),
 )
 LISTING_FAULTS: tuple[type[FaultKind], ...] = (
     *_BOTH,

@@ -5,7 +5,8 @@
     corrupt-gzip  stale-nonce  html  html:502  not-json  missing-results  repeating-next
     gzipped-html  gzip-not-tar  changed-archive:1000  longer-body:100  trickle:16:0.05
     no-challenge  relative-next  foreign-next:http://central.example:8080
-    malformed-id  slow-answer:2
+    malformed-id  slow-answer:2  close-delimited  close-delimited:1000  bad-crc  no-trailer
+    lying-range:length
 
 A 5xx may carry `:retry-after=S` too; `always:` in front makes any of them persistent.
 """
@@ -25,7 +26,8 @@ SPEC_HELP: Final = (
     "missing-results, wrong-total, repeating-next, gzipped-html, gzip-not-tar, "
     "changed-archive:BYTES, "
     "longer-body:BYTES, trickle:BYTES:SECONDS, no-challenge, relative-next, foreign-next:ORIGIN, "
-    "malformed-id, slow-answer:SECONDS; prefix always: to repeat on every attempt"
+    "malformed-id, slow-answer:SECONDS, close-delimited[:BYTES], bad-crc, no-trailer, "
+    "lying-range:start|backwards|past-end|length; prefix always: to repeat on every attempt"
 )
 _PLAIN: Final[dict[str, Callable[[], faults.FaultKind]]] = {
     "not-gzip": faults.NotGzip,
@@ -41,20 +43,27 @@ _PLAIN: Final[dict[str, Callable[[], faults.FaultKind]]] = {
     "no-challenge": faults.NoChallenge,
     "relative-next": faults.RelativeNext,
     "malformed-id": faults.MalformedId,
+    "bad-crc": faults.BadCrc,
+    "no-trailer": faults.NoTrailer,
+    "close-delimited": faults.CloseDelimited,
 }
 _STATUS: Final = re.compile(
     r"(?P<status>\d{3})(?P<html>-html)?(?::retry-after(?P<dated>-date)?=(?P<after>[^:]+))?"
 )
-_BYTES: Final = re.compile(r"(?P<kind>reset|chunked|changed-archive|longer-body):(?P<bytes>\d+)")
+_BYTES: Final = re.compile(
+    r"(?P<kind>reset|chunked|changed-archive|longer-body|close-delimited):(?P<bytes>\d+)"
+)
 _BYTES_KINDS: Final[dict[str, Callable[[int], faults.FaultKind]]] = {
     "reset": faults.ResetAfter,
     "chunked": faults.TruncatedChunked,
     "changed-archive": faults.ChangedArchive,
     "longer-body": faults.LongerBody,
+    "close-delimited": faults.CloseDelimited,
 }
 _STALL: Final = re.compile(r"(?P<kind>stall|trickle):(?P<bytes>\d+):(?P<seconds>[^:]+)")
 _FOREIGN: Final = re.compile(r"foreign-next:(?P<origin>https?://[^/?#\s]+)")
 _HTML: Final = re.compile(r"html:(?P<status>\d{3})")
+_LYING: Final = re.compile(r"lying-range:(?P<how>[a-z-]+)")
 _SLOW: Final = re.compile(r"slow-answer:(?P<seconds>[^:]+)")
 
 
@@ -89,6 +98,8 @@ def _build(text: str) -> faults.FaultKind | None:
     if match := _STALL.fullmatch(text):
         timed = faults.Stall if match["kind"] == "stall" else faults.Trickle
         return timed(int(match["bytes"]), _seconds(match["seconds"]))
+    if match := _LYING.fullmatch(text):
+        return faults.LyingRange(match["how"])
     if match := _FOREIGN.fullmatch(text):
         return faults.ForeignNext(match["origin"])
     if match := _SLOW.fullmatch(text):

@@ -144,6 +144,7 @@ class EmulatedJob:
     # The request's time filter, echoed as sent (int or ISO string: the docs leave the type open).
     log_collection_from_date: int | str | None = None
     log_collection_to_date: int | str | None = None
+    archive_kind: str = "logs"  # archive_kinds.ARCHIVE_KINDS: empty, links, bomb, ...
 
     def __post_init__(self) -> None:
         if self.status not in JOB_STATUSES:
@@ -168,6 +169,7 @@ class EmulatedJob:
             tuple(self.hosts),
             tuple(self.log_types),
             self.creation_date,
+            self.archive_kind,
         )
 
     def children(self) -> list[ChildJob]:

@@ -13,7 +13,8 @@ from typing import Any, Literal, NotRequired, TypedDict, Union, get_args, get_or
 
 # What happened to one job in a run (the manifest's `outcome`):
 #   created           `bulkdl collect` created this job (its archive comes in a later line)
-#   downloaded        the archive is on disk, complete, with this sha256
+#   downloaded        the archive is on disk, complete, with this sha256 (`empty`: true when
+#                     it holds no logs: a gzip of an empty tar, or of nothing)
 #   skipped           already on disk from an earlier run, and still matching its sha256
 #   not_downloadable  the API will not serve it (IN_PROGRESS, EXPIRED, unknown status): `error`
 #   failed            tried and gave up (or the group could not be listed): `error`
@@ -56,6 +57,7 @@ class SummaryDoc(TypedDict):
     downloaded: int  # replaced archives included
     replaced: int  # downloaded again because the listing changed since the recorded archive
     skipped: int
+    empty: int  # of those downloaded or skipped, archives holding no logs (see `empty` lines)
     notDownloadable: int
     failed: int
     bytes: int  # archive bytes downloaded in this run
@@ -110,6 +112,7 @@ class ManifestLine(TypedDict):
     logCollectionFromDate: NotRequired[str]  # the job's collection window, ISO 8601
     logCollectionToDate: NotRequired[str]
     failedParts: NotRequired[list[FailedPartDoc]]  # a FAILURE job: the host parts missing
+    empty: NotRequired[bool]  # true: a valid archive holding no logs (the job collected none)
 
 
 def problems(doc: object, shape: Any, where: str = "$") -> list[str]:

@@ -62,6 +62,7 @@ class RunSummary:
     downloaded: int = 0  # replaced ones included
     replaced: int = 0
     skipped: int = 0
+    empty: int = 0  # downloaded or skipped archives that hold no logs (counted there too)
     not_downloadable: int = 0
     failed: int = 0
     bytes: int = 0
@@ -76,6 +77,7 @@ class RunSummary:
 
     def add(self, result: JobResult) -> None:
         self.results.append(result)
+        self.empty += result.empty and result.outcome is not Outcome.FAILED
         if result.outcome is Outcome.CREATED:
             self.created += 1
             if result.job_id is not None:
@@ -121,6 +123,7 @@ class RunSummary:
             "downloaded": self.downloaded,
             "replaced": self.replaced,
             "skipped": self.skipped,
+            "empty": self.empty,
             "notDownloadable": self.not_downloadable,
             "failed": self.failed,
             "bytes": self.bytes,
@@ -137,6 +140,7 @@ class RunSummary:
         head = "interrupted" if self.interrupted else "done"
         created = f"{self.created} jobs created, " if self.created else ""
         replaced = f" ({self.replaced} replaced)" if self.replaced else ""
+        replaced += f" ({self.empty} empty)" if self.empty else ""
         return (
             f"{head}: {created}{self.downloaded} downloaded{replaced}, {self.skipped} skipped, "
             f"{self.not_downloadable} not downloadable, {self.failed} failed; "

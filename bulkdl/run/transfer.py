@@ -7,6 +7,7 @@ what is left of a .part after a failure is removed here.
 
 from __future__ import annotations
 
+import functools
 import stat
 from collections.abc import Callable
 from dataclasses import replace
@@ -15,7 +16,14 @@ from pathlib import Path
 import anyio
 
 from bulkdl.cloud.session import ApiSession
-from bulkdl.domain.errors import BulkdlError, ResumeRejected, TransferError, error_code, where
+from bulkdl.domain.errors import (
+    BulkdlError,
+    CorruptArchive,
+    ResumeRejected,
+    TransferError,
+    error_code,
+    where,
+)
 from bulkdl.domain.models import ChildJob, Job, JobResult, JobStatus, Outcome
 from bulkdl.domain.planner import DownloadTarget
 from bulkdl.report.progress import Reporter
@@ -79,6 +87,7 @@ class Transfer:
                 bytes=prev.bytes,
                 sha256=prev.sha256,
                 finished_at=now(),
+                empty=prev.empty,
             )
             return await self._extract_kept(target, skipped)
         # Asked before the first byte: once the archive is renamed into place nothing may
@@ -104,15 +113,25 @@ class Transfer:
             attempts=attempts,
             finished_at=now(),
             failed_parts=failed_parts,
+            empty=written.empty,
         )
+        if written.empty:
+            self.reporter.warn(
+                f"{where(job.group_id, job.id)}: the archive is empty (the job collected no "
+                "logs: nothing in its window?); kept, recorded with empty: true"
+            )
         return await self._extract_new(job, done) if self.extract else done
 
     async def _fetch(self, target: DownloadTarget) -> tuple[Written, int]:
         """Stream the archive under the retry policy, each attempt resuming the .part."""
         job = target.job
         client = self.session.client
-        file = ArchiveFile(self.out, job.group_id, target.final_path.name)
+        settings = self.session.settings
+        file = ArchiveFile(
+            self.out, job.group_id, target.final_path.name, check_gzip=settings.check_gzip
+        )
         reported = 0  # bytes shown in progress for this job
+        judged: set[str] = set()  # sha256 of bodies the archive check refused
 
         def on_bytes(n: int) -> None:
             nonlocal reported
@@ -140,6 +159,10 @@ class Transfer:
                     )
             except ResumeRejected:
                 await discard(file)
+                raise
+            except CorruptArchive as exc:
+                exc.repeated = exc.sha256 in judged  # the same bytes again: not retried
+                judged.add(exc.sha256 or "")
                 raise
 
         def on_retry(exc: BulkdlError, n: int, delay: float) -> None:
@@ -175,7 +198,7 @@ class Transfer:
     async def _extract_new(self, job: Job, done: JobResult) -> JobResult:
         """--extract: unpack the archive just downloaded; its failure fails the job."""
         try:
-            dest = await anyio.to_thread.run_sync(extract_archive, self.out, job.group_id, job.id)
+            dest = await self._unpack(job)
         except TransferError as exc:
             return replace(done, outcome=Outcome.FAILED, error=str(exc), error_code=error_code(exc))
         return replace(done, extracted_path=str(dest))
@@ -187,13 +210,22 @@ class Transfer:
             return kept
         if await anyio.to_thread.run_sync(_is_real_dir, dest):
             return replace(kept, extracted_path=str(dest))
-        job = target.job
         try:
-            await anyio.to_thread.run_sync(extract_archive, self.out, job.group_id, job.id)
+            await self._unpack(target.job)
         except TransferError as exc:
-            return replace(kept, outcome=Outcome.FAILED, error=str(exc))
+            return replace(kept, outcome=Outcome.FAILED, error=str(exc), error_code=error_code(exc))
         self.reporter.note(f"extracted {target.final_path} into {dest}/ (downloaded earlier)")
         return replace(kept, extracted_path=str(dest))
+
+    async def _unpack(self, job: Job) -> Path:
+        """Extract in a thread; each member the data filter refused is named in a warning."""
+        ratio = self.session.settings.extract_max_ratio
+        done = await anyio.to_thread.run_sync(
+            functools.partial(extract_archive, self.out, job.group_id, job.id, max_ratio=ratio)
+        )
+        for member in done.refused:
+            self.reporter.warn(f"{where(job.group_id, job.id)}: not extracted: {member}")
+        return done.path
 
 
 def _is_real_dir(path: Path) -> bool:

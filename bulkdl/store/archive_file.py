@@ -3,8 +3,11 @@
 The only module that writes archives. A file under its final name is always complete: the body
 goes to `.part` (mode 0600, in a 0700 group folder), is hashed while written, checked against
 Content-Length (that it is a tar.gz at all was proven before its first byte reached here: the
-receive path sniffs every body that starts at byte 0, see sniff.py), optionally read through
-gzip+tar to its end (--verify), flushed and fsynced, then renamed atomically. A transient
+receive path sniffs every body that starts at byte 0, see archive_head.py), its gzip stream
+checked to its last trailer as it is written with check_gzip (archive_check.GzipCheck, in the
+same worker thread as sha256; without it only an empty archive is followed to its trailer),
+read back through gzip and every tar header with --verify or when the server never declared
+its length, flushed and fsynced, then renamed atomically. A transient
 network failure keeps the `.part` so the next attempt can resume it with a Range request; any
 other failure, and cancellation, removes it under a shield so the removal itself cannot be
 interrupted.
@@ -25,7 +28,6 @@ import errno
 import hashlib
 import os
 import stat
-import zlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +46,7 @@ from bulkdl.domain.errors import (
     TransferError,
 )
 from bulkdl.domain.planner import PART_SUFFIX
+from bulkdl.store.archive_check import GzipCheck, Verdict, check_archive_fd
 from bulkdl.store.outdir import FILE_MODE, OutDir, open_beneath
 
 if TYPE_CHECKING:
@@ -67,6 +70,7 @@ class Written:
     path: Path
     bytes: int
     sha256: str
+    empty: bool = False  # a gzip of an empty tar, or of nothing: the job collected no logs
 
 
 class ArchiveFile:
@@ -78,8 +82,9 @@ class ArchiveFile:
     must still be that inode, and the final name must not be a link.
     """
 
-    def __init__(self, out: OutDir, group: str, name: str) -> None:
+    def __init__(self, out: OutDir, group: str, name: str, *, check_gzip: bool = False) -> None:
         self.out = out
+        self.check_gzip = check_gzip  # every byte through the gzip check, not just the start
         self.group = group
         self.name = name  # the final name, `<jobId>.tar.gz`
         self.path = out.path / group / name
@@ -90,6 +95,11 @@ class ArchiveFile:
         self._fd = -1
         self._inode: tuple[int, int] | None = None
         self._unsynced = 0
+        # Fed every byte written, in order, across resumes; made at the first write and
+        # dropped at the end, so only archives being written hold zlib's state (~40 KiB).
+        self.check: GzipCheck | None = None
+        self._bad: CorruptArchive | None = None  # the check's verdict, told at the end
+        self._unchecked = False  # the check stopped early (not empty, check_gzip off)
 
     @property
     def is_open(self) -> bool:
@@ -111,6 +121,7 @@ class ArchiveFile:
         try:
             for chunk in chunks:
                 self.hasher.update(chunk)
+            self._check(chunks)
             size = _write_all(self._fd, chunks)
             self.written += size
             self._unsynced += size
@@ -120,15 +131,51 @@ class ArchiveFile:
         except OSError as exc:
             raise DiskError(f"{self.path}{PART_SUFFIX}: write failed ({exc.strerror})") from None
 
-    def finish(self, tail: list[bytes], verify: bool) -> Written:
-        """The last hop: the tail of the body, fsync, optional gzip+tar read, rename."""
+    def _check(self, chunks: Sequence[bytes]) -> None:
+        """Feed the gzip check (in this worker thread, like sha256); a failure is kept for
+        `finish`, which tells it with the sha256 of the whole body."""
+        if self._bad is not None or self._unchecked:
+            return
+        if self.check is None:
+            self.check = GzipCheck(self.name)
+        try:
+            for chunk in chunks:
+                self.check.feed(chunk)
+                if self._check_done:  # not empty: zlib's state is let go at once (memory)
+                    self.check, self._unchecked = None, True
+                    return
+        except CorruptArchive as exc:
+            self._bad = exc
+
+    @property
+    def _check_done(self) -> bool:
+        """Without check_gzip the check stops at the first byte that is not 0: only an empty
+        archive (all zeros inside) is followed to its trailer, which proves it whole."""
+        return not self.check_gzip and self.check is not None and not self.check.only_zeros
+
+    def finish(self, tail: list[bytes], verify: bool, undeclared: bool = False) -> Written:
+        """The last hop: the tail of the body, fsync, the archive check, rename.
+
+        The gzip check (every trailer's CRC32 and ISIZE) ran on the bytes as they came (all of
+        them with check_gzip, else only an empty archive's); with
+        `verify`, or for a body whose length the server never declared, the full check
+        (gzip and every tar header) reads the file back from the disk before the rename.
+        """
         self.writelines(tail)
         try:
             os.fsync(self._fd)
         except OSError as exc:
             raise DiskError(f"{self.path}: cannot complete ({exc.strerror})") from None
-        if verify:
-            check_archive_fd(self._fd, self.name)
+        try:
+            if self._bad is not None:
+                raise self._bad
+            check, self.check = self.check or GzipCheck(self.name), None
+            verdict = Verdict(empty=False) if self._unchecked else check.end()
+            if verify or undeclared:
+                verdict = check_archive_fd(self._fd, self.name)
+        except CorruptArchive as exc:
+            exc.sha256 = self.hasher.hexdigest()
+            raise
         self._check_still_ours()
         self._refuse_link(self.name)
         try:
@@ -137,7 +184,7 @@ class ArchiveFile:
             raise DiskError(f"{self.path}: cannot complete ({exc.strerror})") from None
         self._inode = None  # the `.part` name is gone: nothing left to remove
         self.close()
-        return Written(self.path, self.written, self.hasher.hexdigest())
+        return Written(self.path, self.written, self.hasher.hexdigest(), verdict.empty)
 
     def discard(self) -> None:
         """Remove our `.part` (never a file we did not create), close, start again from 0."""
@@ -150,6 +197,9 @@ class ArchiveFile:
         self.close()
         self.written = 0
         self.hasher = hashlib.sha256()
+        self.check = None
+        self._bad = None
+        self._unchecked = False
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -228,7 +278,9 @@ class AsyncArchiveFile(_AsyncBase):
     if TYPE_CHECKING:
 
         async def writelines(self, chunks: Sequence[bytes]) -> None: ...
-        async def finish(self, tail: list[bytes], verify: bool) -> Written: ...
+        async def finish(
+            self, tail: list[bytes], verify: bool, undeclared: bool = False
+        ) -> Written: ...
         async def discard(self) -> None: ...
 
 
@@ -284,7 +336,7 @@ async def receive(
         # Shielded: once the rename may happen, the caller must learn whether it did, so that
         # a finished archive always gets its manifest line even if Ctrl-C lands right now.
         with anyio.CancelScope(shield=True):
-            written = await afile.finish(batch, verify)
+            written = await afile.finish(batch, verify, total_length is None)
     except (NetworkError, IncompleteDownload):
         # Keep what arrived in the .part: the next attempt may resume it with a Range request.
         with anyio.CancelScope(shield=True):
@@ -358,34 +410,6 @@ def _check_length(file: ArchiveFile, received: int, total_length: int | None) ->
         )
     if received == 0:
         raise TransferError(f"{file.name}: the server sent an empty body")
-
-
-def check_archive_fd(fd: int, name: str) -> None:
-    """Read gzip and tar to the very end (CRC and length checked); raise CorruptArchive. Blocking.
-
-    Reads a duplicate of `fd` from its start (it moves `fd`'s offset: call it after the last
-    write). Nothing is extracted: member data is read and dropped.
-    """
-    try:
-        with os.fdopen(os.dup(fd), "rb") as raw:
-            raw.seek(0)
-            _read_through(raw, name)
-    except OSError as exc:
-        raise CorruptArchive(f"{name}: cannot read it back ({exc.strerror})") from None
-
-
-def _read_through(raw: Any, name: str) -> None:
-    import tarfile  # here: only --verify reads archives through, and a download starts sooner
-
-    try:
-        with tarfile.open(fileobj=raw, mode="r|gz") as tar:
-            for member in tar:
-                data = tar.extractfile(member)
-                if data is not None:
-                    while data.read(READ_BLOCK):
-                        pass
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-        raise CorruptArchive(f"{name}: not a readable tar.gz ({exc})") from None
 
 
 def hash_matches(fd: int, size: int, sha256: str) -> bool:

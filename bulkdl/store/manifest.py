@@ -108,6 +108,7 @@ def _has_rare_fields(result: JobResult) -> bool:
         or result.extracted_path
         or result.collection_range
         or result.failed_parts
+        or result.empty
     )
 
 
@@ -122,6 +123,7 @@ def _rare_fields(result: JobResult, out_dir: Path | None) -> dict[str, Any]:
     }
     return {
         **{key: value for key, value in extra.items() if value},
+        **({"empty": True} if result.empty else {}),
         **(result.collection_range.to_json() if result.collection_range else {}),
         **(
             {"failedParts": [part.to_json() for part in result.failed_parts]}
@@ -182,6 +184,7 @@ def parse_previous(text: str) -> Previous:
                 status=_opt(doc, "status", str),
                 listed_size_bytes=_opt(doc, "uncompressedSizeTotalBytes", int),
                 creation_date=_opt(doc, "creationDate", str),
+                empty=doc.get("empty") is True,
             )
     return recorded
 

@@ -19,7 +19,8 @@ import anyio
 from bulkdl.domain.errors import ConfigError, CorruptArchive
 from bulkdl.domain.models import group_id, job_id
 from bulkdl.domain.planner import MANIFEST_NAME, Recorded, RecordKey, archive_path
-from bulkdl.store.archive_file import check_archive_fd, hash_matches
+from bulkdl.store.archive_check import check_archive_fd
+from bulkdl.store.archive_file import hash_matches
 from bulkdl.store.manifest import read_previous
 from bulkdl.store.outdir import is_link_error, open_beneath, open_folder
 

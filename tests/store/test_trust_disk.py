@@ -3,6 +3,7 @@ a manifest that never tears. Every test runs bulkdl through its CLI against the 
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
@@ -425,7 +426,7 @@ def test_a_second_writer_never_truncates_a_live_part(tmp_path: Path) -> None:
     one's is unlinked, never truncated), and the first then refuses to rename what is not its
     own file. Direct, because the lock keeps a second bulkdl process from getting this far."""
     out = OutDir.open(tmp_path / "out")
-    first, second = b"\x1f\x8b first writer's bytes", b"\x1f\x8b second writer's bytes"
+    first, second = gzip.compress(b"first writer's bytes"), gzip.compress(b"second writer's")
     try:
         a = ArchiveFile(out, "g", "j.tar.gz")
         b = ArchiveFile(out, "g", "j.tar.gz")
