@@ -63,7 +63,7 @@ def _logs(hours: int, per_host: int, rotated: bool) -> list[tuple[str, bytes]]:
             start = DAY_START + timedelta(hours=h)
             w = Window(start, start + timedelta(hours=1), hosts, k)
             rng = random.Random(f"{k}:{h}")  # noqa: S311 -- test data
-            data = mongod_log(w, rng, per_host // hours)
+            data = mongod_log(w, rng, per_host // hours, realistic=None)
             if not rotated:
                 members.append((f"{host}/27017/mongodb/mongodb.log", data))
                 continue

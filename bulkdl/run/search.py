@@ -52,7 +52,8 @@ def plan_archives(
         except ValueError:
             continue  # a malformed line: `bulkdl verify` names it
         found.append(Archive(rec.group_id, job, str(path)))
-    return found
+    # by group, then job (ObjectIds: oldest first), not by when each download finished
+    return sorted(found, key=lambda a: (a.group_id, a.job_id))
 
 
 def default_workers() -> int:
