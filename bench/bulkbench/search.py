@@ -63,7 +63,7 @@ def _logs(hours: int, per_host: int, rotated: bool) -> list[tuple[str, bytes]]:
             start = DAY_START + timedelta(hours=h)
             w = Window(start, start + timedelta(hours=1), hosts, k)
             rng = random.Random(f"{k}:{h}")  # noqa: S311 -- test data
-            data = mongod_log(w, rng, per_host // hours)
+            data = mongod_log(w, rng, per_host // hours, realistic=None)
             if not rotated:
                 members.append((f"{host}/27017/mongodb/mongodb.log", data))
                 continue
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work", type=Path, default=Path("/tmp/bulkbench-search"))  # noqa: S108
     p.add_argument("--runs", type=int, default=2, help="best of N per tool")
     args = p.parse_args(argv)
-    n, per_host, day_n = (6, 2_000_000, 4) if args.quick else (110, 3_300_000, 24)
+    n, per_host, day_n = (6, 2_000_000, 4) if args.quick else (110, 3_300_000, 72)
     args.work.mkdir(parents=True, exist_ok=True)
     plain, day = args.work / f"plain-{n}", args.work / f"day-{day_n}"
     logs, size = build(plain, n, per_host, rotated=False)

@@ -8,6 +8,7 @@ reading; the Printer prints. Exit codes are grep's: 0 a match, 1 none, 2 an erro
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -40,137 +41,178 @@ def _csv(values: list[str] | None) -> list[str]:
     return [p.strip() for v in values or () for p in v.split(",") if p.strip()]
 
 
+PatternArg = Annotated[str, typer.Argument(metavar="PATTERN", show_default=False)]
+OutArg = Annotated[Path, typer.Argument(metavar="[OUT]", show_default=False)]
+FixedArg = Annotated[bool, flag("--fixed-strings", "PATTERN is a string, not a regex.", "-F")]
+IgnoreCaseArg = Annotated[bool, flag("--ignore-case", "Ignore case.", "-i")]
+InvertArg = Annotated[bool, flag("--invert-match", "Select lines that do not match.", "-v")]
+CountArg = Annotated[bool, flag("--count", "Print the number of matching lines per host.", "-c")]
+FilesArg = Annotated[bool, flag("--files-with-matches", "Print the members that match.", "-l")]
+MaxCountArg = Annotated[
+    int | None,
+    typer.Option("--max-count", "-m", metavar="N", min=0, help="Stop a member after N matches."),
+]
+SinceArg = Annotated[
+    str | None,
+    text("--from", "TIME", "Only lines at or after TIME (their own time): ISO, or 2h / 90m ago."),
+]
+UntilArg = Annotated[str | None, text("--to", "TIME", "Only lines at or before TIME.")]
+SeverityArg = Annotated[
+    list[str] | None, text("--severity", "F,E,W", "Only these severities (F E W I D).")
+]
+ComponentArg = Annotated[
+    list[str] | None,
+    text("--component", "REPL,NETWORK", "Only these mongod components, with their subcomponents."),
+]
+ExactComponentArg = Annotated[bool, flag("--exact-component", "--component without subcomponents.")]
+IdsArg = Annotated[list[str] | None, text("--id", "N", "Only mongod log ids N (comma-separated).")]
+SlowArg = Annotated[
+    int | None,
+    typer.Option("--slow", metavar="MS", min=0, help="Only lines with attr.durationMillis >= MS."),
+]
+HostArg = Annotated[str | None, text("--host", "GLOB", "Only members of hosts matching GLOB.")]
+LogTypeArg = Annotated[
+    list[str] | None,
+    text("--log-type", "TYPES", "mongodb, automation_agent, backup_agent, monitoring_agent."),
+]
+GroupArg = Annotated[list[str] | None, text("--group", "ID", "Only archives of these groups.")]
+JobArg = Annotated[list[str] | None, text("--job", "ID", "Only these jobs' archives.")]
+TimelineArg = Annotated[bool, flag("--timeline", "Merge all hosts' matches in time order.")]
+SummaryArg = Annotated[
+    bool, flag("--summary", "Per host: matches by severity, first and last time.")
+]
+AsJsonArg = Annotated[
+    bool, flag("--json", "One JSON object per match (or per host with -c/--summary).")
+]
+RawArg = Annotated[bool, flag("--raw", "Print matching lines unchanged (no provenance).")]
+ColorArg = Annotated[
+    str,
+    typer.Option(
+        "--color", metavar="auto|always|never", help="Colour matches (auto: on a terminal)."
+    ),
+]
+ShowSkippedArg = Annotated[
+    bool,
+    flag("--show-skipped", "Name each member skipped (FTDC, binary, rotated before --from)."),
+]
+WorkersArg = Annotated[
+    int | None,
+    typer.Option(
+        "--workers", "-j", metavar="N", min=1, help="Archives read at once (default: one per core)."
+    ),
+]
+PoolArg = Annotated[str, typer.Option("--pool", hidden=True)]
+InflaterArg = Annotated[str | None, typer.Option("--inflater", hidden=True)]
+
+
 def search(
-    pattern: Annotated[str, typer.Argument(metavar="PATTERN", show_default=False)],
-    out: Annotated[Path, typer.Argument(metavar="[OUT]", show_default=False)] = Path("."),
-    fixed: Annotated[
-        bool, flag("--fixed-strings", "PATTERN is a string, not a regex.", "-F")
-    ] = False,
-    ignore_case: Annotated[bool, flag("--ignore-case", "Ignore case.", "-i")] = False,
-    invert: Annotated[
-        bool, flag("--invert-match", "Select lines that do not match.", "-v")
-    ] = False,
-    count: Annotated[
-        bool, flag("--count", "Print the number of matching lines per host.", "-c")
-    ] = False,
-    files: Annotated[
-        bool, flag("--files-with-matches", "Print the members that match.", "-l")
-    ] = False,
-    max_count: Annotated[
-        int | None,
-        typer.Option(
-            "--max-count", "-m", metavar="N", min=0, help="Stop a member after N matches."
-        ),
-    ] = None,
-    since: Annotated[
-        str | None,
-        text(
-            "--from", "TIME", "Only lines at or after TIME (their own time): ISO, or 2h / 90m ago."
-        ),
-    ] = None,
-    until: Annotated[str | None, text("--to", "TIME", "Only lines at or before TIME.")] = None,
-    severity: Annotated[
-        list[str] | None, text("--severity", "F,E,W", "Only these severities (F E W I D).")
-    ] = None,
-    component: Annotated[
-        list[str] | None,
-        text(
-            "--component", "REPL,NETWORK", "Only these mongod components, with their subcomponents."
-        ),
-    ] = None,
-    exact_component: Annotated[
-        bool, flag("--exact-component", "--component without subcomponents.")
-    ] = False,
-    ids: Annotated[
-        list[str] | None, text("--id", "N", "Only mongod log ids N (comma-separated).")
-    ] = None,
-    slow: Annotated[
-        int | None,
-        typer.Option(
-            "--slow", metavar="MS", min=0, help="Only lines with attr.durationMillis >= MS."
-        ),
-    ] = None,
-    host: Annotated[
-        str | None, text("--host", "GLOB", "Only members of hosts matching GLOB.")
-    ] = None,
-    log_type: Annotated[
-        list[str] | None,
-        text("--log-type", "TYPES", "mongodb, automation_agent, backup_agent, monitoring_agent."),
-    ] = None,
-    group: Annotated[
-        list[str] | None, text("--group", "ID", "Only archives of these groups.")
-    ] = None,
-    job: Annotated[list[str] | None, text("--job", "ID", "Only these jobs' archives.")] = None,
-    timeline: Annotated[
-        bool, flag("--timeline", "Merge all hosts' matches in time order.")
-    ] = False,
-    summary: Annotated[
-        bool, flag("--summary", "Per host: matches by severity, first and last time.")
-    ] = False,
-    as_json: Annotated[
-        bool, flag("--json", "One JSON object per match (or per host with -c/--summary).")
-    ] = False,
-    raw: Annotated[bool, flag("--raw", "Print matching lines unchanged (no provenance).")] = False,
-    color: Annotated[
-        str,
-        typer.Option(
-            "--color", metavar="auto|always|never", help="Colour matches (auto: on a terminal)."
-        ),
-    ] = "auto",
-    show_skipped: Annotated[
-        bool,
-        flag("--show-skipped", "Name each member skipped (FTDC, binary, rotated before --from)."),
-    ] = False,
-    workers: Annotated[
-        int | None,
-        typer.Option(
-            "--workers",
-            "-j",
-            metavar="N",
-            min=1,
-            help="Archives read at once (default: one per core).",
-        ),
-    ] = None,
-    pool: Annotated[str, typer.Option("--pool", hidden=True)] = "process",
-    inflater: Annotated[str | None, typer.Option("--inflater", hidden=True)] = None,
+    pattern: PatternArg,
+    out: OutArg = Path("."),
+    fixed: FixedArg = False,
+    ignore_case: IgnoreCaseArg = False,
+    invert: InvertArg = False,
+    count: CountArg = False,
+    files: FilesArg = False,
+    max_count: MaxCountArg = None,
+    since: SinceArg = None,
+    until: UntilArg = None,
+    severity: SeverityArg = None,
+    component: ComponentArg = None,
+    exact_component: ExactComponentArg = False,
+    ids: IdsArg = None,
+    slow: SlowArg = None,
+    host: HostArg = None,
+    log_type: LogTypeArg = None,
+    group: GroupArg = None,
+    job: JobArg = None,
+    timeline: TimelineArg = False,
+    summary: SummaryArg = False,
+    as_json: AsJsonArg = False,
+    raw: RawArg = False,
+    color: ColorArg = "auto",
+    show_skipped: ShowSkippedArg = False,
+    workers: WorkersArg = None,
+    pool: PoolArg = "process",
+    inflater: InflaterArg = None,
 ) -> None:
     """Search every archive of a pull (OUT, default .) in place: gzip, tar and rotated .gz
     members read in memory, in parallel; each match printed with its group/job:member:line."""
-    json_errors(as_json)
+    run_search(SearchArgs(**locals()))  # every parameter, as one value
+
+
+@dataclass(frozen=True, slots=True)
+class SearchArgs:
+    """The command line of `bulkdl search`, parsed by typer."""
+
+    pattern: str
+    out: Path
+    fixed: bool
+    ignore_case: bool
+    invert: bool
+    count: bool
+    files: bool
+    max_count: int | None
+    since: str | None
+    until: str | None
+    severity: list[str] | None
+    component: list[str] | None
+    exact_component: bool
+    ids: list[str] | None
+    slow: int | None
+    host: str | None
+    log_type: list[str] | None
+    group: list[str] | None
+    job: list[str] | None
+    timeline: bool
+    summary: bool
+    as_json: bool
+    raw: bool
+    color: str
+    show_skipped: bool
+    workers: int | None
+    pool: str
+    inflater: str | None
+
+
+def run_search(a: SearchArgs) -> None:
+    """Options -> Query (exit 2 on a bad one, before any archive is read) -> the search."""
+    json_errors(a.as_json)
     from bulkdl.search.query import Mode, Query
 
     console = err_console()
     try:
-        start, end = _window(since, until)
-        sevs, comps, id_set, types = _fields(severity, component, exact_component, ids, log_type)
+        start, end = _window(a.since, a.until)
+        sevs, comps, id_set, types = _fields(
+            a.severity, a.component, a.exact_component, a.ids, a.log_type
+        )
         query = Query(
-            pattern=pattern.encode("utf-8", "surrogateescape"),
-            fixed=fixed,
-            ignore_case=ignore_case,
-            invert=invert,
-            max_count=max_count,
+            pattern=a.pattern.encode("utf-8", "surrogateescape"),
+            fixed=a.fixed,
+            ignore_case=a.ignore_case,
+            invert=a.invert,
+            max_count=a.max_count,
             from_ms=start,
             to_ms=end,
             severities=sevs,
             components=comps,
             ids=id_set,
             log_types=types,
-            slow_ms=slow,
-            host_glob=host,
-            mode=Mode.COUNT if count or files or summary else Mode.LINES,
-            inflater=inflater,
+            slow_ms=a.slow,
+            host_glob=a.host,
+            mode=Mode.COUNT if a.count or a.files or a.summary else Mode.LINES,
+            inflater=a.inflater,
         )
-        view = _view(count, files, summary, timeline, raw, as_json)
+        view = _view(a.count, a.files, a.summary, a.timeline, a.raw, a.as_json)
         from bulkdl.run.search import plan_archives
 
-        archives = plan_archives(out, _csv(group), _csv(job))
+        archives = plan_archives(a.out, _csv(a.group), _csv(a.job))
     except ConfigError as exc:
         fail_to_start(exc, False, console)
-    if color not in ("auto", "always", "never"):
+    if a.color not in ("auto", "always", "never"):
         fail_to_start(
-            ConfigError(f"--color: {color!r} is not auto, always or never"), False, console
+            ConfigError(f"--color: {a.color!r} is not auto, always or never"), False, console
         )
-    _run(archives, query, view, as_json, color, show_skipped, workers, pool, console)
+    _run(archives, query, view, a.as_json, a.color, a.show_skipped, a.workers, a.pool, console)
 
 
 def _window(since: str | None, until: str | None) -> tuple[int | None, int | None]:

@@ -242,8 +242,12 @@ class EmulatedJob:
 
 def text_bytes(share: int) -> int:
     """How much log text gzips to about `share` bytes (mongolog.py's ratio grows with size)."""
+    from bulkdl.emulator.mongolog import NOISE_RATIO, REALISTIC_BYTES
+
     ratio = next(r for floor, r in _TEXT_RATIOS if share >= floor)
-    return int(share * ratio)
+    if share * ratio <= REALISTIC_BYTES:
+        return int(share * ratio)
+    return int(REALISTIC_BYTES + (share - REALISTIC_BYTES / ratio) * NOISE_RATIO)
 
 
 def _failing_pairs(pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import base64
 import random
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 INCIDENT_AT: Final = 0.6  # of the window
@@ -40,6 +41,11 @@ class Window:
 
     def near_incident(self, when: datetime) -> bool:
         return self.incident - _BEFORE <= when <= self.incident + _AFTER
+
+    def incident_ms(self) -> tuple[int, int]:
+        """The span (epoch ms) around the incident where the errors are logged."""
+        at = self.incident.timestamp() * 1000
+        return int(at - _BEFORE.total_seconds() * 1000), int(at + _AFTER.total_seconds() * 1000)
 
 
 def _stamp(when: datetime) -> str:
@@ -150,21 +156,80 @@ def _error_line(w: Window, rng: random.Random, when: datetime) -> str:
                  "Error receiving request from client, ending connection", attr)  # fmt: skip
 
 
-def mongod_log(w: Window, rng: random.Random, size: int) -> bytes:
-    """`size` bytes of mongod JSON lines (the last one cut to fit, as a file cut by the agent)."""
-    errors_here = w.host_index == len(w.hosts) - 1 and len(w.hosts) > 1
+# Past this many bytes of a member, ordinary traffic lines carry a base64 token that barely
+# compresses (as the emulator's logs always did): a multi-MiB archive renders in a fraction of
+# the time, and its size still tracks the job's (fleet.text_bytes). The incident is all there.
+REALISTIC_BYTES: Final = 256 * 1024
+NOISE_RATIO: Final = 11 / 5  # how such lines gzip
+_POOL: Final = 1024  # ordinary lines rendered in full; later ones re-stamp one of them
+_CLOCK: Final = re.compile(r"\[\d\d:\d\d:\d\d\.\d{3}\] ")
+_JSON_HEAD: Final = len('{"t":{"$date":"') + len("2026-10-02T17:54:00.123+00:00")
 
-    def line(when: datetime, n: int) -> str:
-        if errors_here and w.near_incident(when) and rng.random() < 0.4:
-            return _error_line(w, rng, when)
-        if w.host_index == 0 and w.near_incident(when) and rng.random() < 0.25:
-            return _slow(rng, when, big=True)
-        return _traffic(rng, when, n)
+
+class _Stamps:
+    """ISO stamps from epoch ms, the seconds part formatted once per second (strftime per
+    line was most of the cost of a large log)."""
+
+    def __init__(self, offset: str) -> None:
+        self._offset = offset
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(self, ms: int) -> str:
+        second = ms // 1000
+        if second != self._second:
+            self._second = second
+            self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        return f"{self._prefix}{ms % 1000:03d}{self._offset}"
+
+
+def _noise(rng: random.Random, size: int, realistic: int | None) -> Callable[[int], str]:
+    """Slices of one base64 buffer, enough for the lines past `realistic` bytes."""
+    extra = 0 if realistic is None else max(0, size - realistic)
+    buf = base64.b64encode(rng.randbytes(extra * 3 // 4 + 256)).decode()
+    span = max(1, len(buf) - 160)
+    return lambda written: buf[written % span : written % span + 160]
+
+
+def mongod_log(
+    w: Window, rng: random.Random, size: int, realistic: int | None = REALISTIC_BYTES
+) -> bytes:
+    """`size` bytes of mongod JSON lines (the last one cut to fit, as a file cut by the agent);
+    `realistic`: past this many bytes, ordinary lines carry noise (None: never)."""
+    errors_here = w.host_index == len(w.hosts) - 1 and len(w.hosts) > 1
+    pool: list[str] = []
+    stamp = _Stamps("+00:00")
+    lo, hi = w.incident_ms()
+    noise = _noise(rng, size, realistic)
+
+    def line(when_ms: int, n: int) -> str:
+        if lo <= when_ms <= hi:
+            when = _at(when_ms)
+            if errors_here and rng.random() < 0.4:
+                return _error_line(w, rng, when)
+            if w.host_index == 0 and rng.random() < 0.25:
+                return _slow(rng, when, big=True)
+        if realistic is not None and n > realistic:
+            return (
+                f'{{"t":{{"$date":"{stamp(when_ms)}"}},"s":"I",  "c":"NETWORK",  "id":22943,   '
+                f'"ctx":"listener","msg":"Connection accepted","attr":{{"remote":"10.0.'
+                f'{n % 251}.{n % 97}:{20000 + n % 40000}","connectionId":{n // 300},'
+                f'"client":"{noise(n)}"}}}}\n'
+            )
+        if len(pool) < _POOL:
+            text = _traffic(rng, _at(when_ms), n // 300)
+            pool.append(text[_JSON_HEAD:])
+            return text
+        return f'{{"t":{{"$date":"{stamp(when_ms)}{pool[rng.getrandbits(10)]}'
 
     return _fill(w, size, line, _incident_lines(w, rng))
 
 
-def _agent_line(w: Window, rng: random.Random, when: datetime, _: int) -> str:
+def _at(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def _agent_line(w: Window, rng: random.Random, when: datetime) -> str:
     stamp = when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}+0000"
     clock = f"{when:%H:%M:%S}.{when.microsecond // 1000:03d}"
     errors_here = w.host_index == len(w.hosts) - 1 and len(w.hosts) > 1
@@ -193,31 +258,56 @@ def _agent_line(w: Window, rng: random.Random, when: datetime, _: int) -> str:
     )
 
 
-def agent_log(w: Window, rng: random.Random, size: int) -> bytes:
+def agent_log(
+    w: Window, rng: random.Random, size: int, realistic: int | None = REALISTIC_BYTES
+) -> bytes:
     """`size` bytes of automation agent lines (newer ISO format), same window and incident."""
-    return _fill(w, size, lambda when, n: _agent_line(w, rng, when, n), [])
+    errors_here = w.host_index == len(w.hosts) - 1 and len(w.hosts) > 1
+    pool: list[tuple[str, str]] = []
+    stamp = _Stamps("+0000")
+    lo, hi = w.incident_ms()
+    noise = _noise(rng, size, realistic)
+
+    def line(when_ms: int, n: int) -> str:
+        if realistic is not None and n > realistic and not (errors_here and lo <= when_ms <= hi):
+            full = stamp(when_ms)
+            return (
+                f"[{full}] [.info] [cm/director/director.go:planAndExecute:534] <mms-automation> "
+                f"[{full[11:23]}] Step state unchanged, token={noise(n)}\n"
+            )
+        if (errors_here and lo <= when_ms <= hi) or len(pool) < _POOL:
+            text = _agent_line(w, rng, _at(when_ms))
+            clock = _CLOCK.search(text, 31)  # after "[<stamp>] "
+            if len(pool) < _POOL and "[.error]" not in text and clock:
+                pool.append((text[31 : clock.start()], text[clock.end() :]))
+            return text
+        head, tail = pool[rng.getrandbits(10)]
+        full = stamp(when_ms)
+        return f"[{full}] {head}[{full[11:23]}] {tail}"
+
+    return _fill(w, size, line, [])
 
 
 def _fill(
     w: Window,
     size: int,
-    line: Callable[[datetime, int], str],
+    line: Callable[[int, int], str],
     events: list[tuple[datetime, str]],
 ) -> bytes:
     """Lines until `size` bytes; a line's time is its place in the file across the window."""
-    span = w.end - w.start
+    start = int(w.start.timestamp() * 1000)
+    span = int((w.end - w.start).total_seconds() * 1000)
     out: list[str] = []
-    written = n = 0
-    pending = sorted(events, key=lambda e: e[0])
+    written = 0
+    pending = sorted((int(t.timestamp() * 1000), text) for t, text in events)
     while written < size:
-        when = w.start + span * (written / size)
+        when = start + span * written // size
         while pending and pending[0][0] <= when:
-            text = pending.pop(0)[1]
-            out.append(text)
-            written += len(text)
-        text = line(when, n)
+            event = pending.pop(0)[1]
+            out.append(event)
+            written += len(event)
+        text = line(when, written)
         out.append(text)
         written += len(text)
-        n += 1
     data = "".join(out).encode()
     return data[: size - 1] + b"\n" if size else b""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
@@ -51,7 +52,8 @@ def plan_archives(
         except ValueError:
             continue  # a malformed line: `bulkdl verify` names it
         found.append(Archive(rec.group_id, job, str(path)))
-    return found
+    # by group, then job (ObjectIds: oldest first), not by when each download finished
+    return sorted(found, key=lambda a: (a.group_id, a.job_id))
 
 
 def default_workers() -> int:
@@ -73,15 +75,24 @@ def search_all(
     if pool == "thread":
         executor = ThreadPoolExecutor(n)
     else:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["bulkdl.search.engine"])
-        executor = ProcessPoolExecutor(n, mp_context=context)
+        executor = ProcessPoolExecutor(n, mp_context=_context())
     with executor:
         try:
             yield from executor.map(search_archive, archives, itertools.repeat(q))
         except BaseException:
             executor.shutdown(wait=False, cancel_futures=True)
             raise
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """fork when this process runs no other thread (the CLI): cheapest, and the workers are
+    its own children, so their CPU is in its rusage; forkserver otherwise (forking a process
+    with threads can deadlock the child)."""
+    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["bulkdl.search.engine"])
+    return context
 
 
 def _size(path: str) -> int:

@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from bulkdl.search.inflate import CorruptData, backend, gunzip, read_chunks
+from bulkdl.search.inflate import BLOCK, PEEK, CorruptData, backend, gunzip, read_chunks
 from bulkdl.search.members import Member, classify, looks_binary
 from bulkdl.search.query import Query
 from bulkdl.search.scan import Tally, scan
@@ -64,9 +64,17 @@ def search_archive(archive: Archive, q: Query) -> ArchiveResult:
     with os.fdopen(fd, "rb", buffering=0) as f:
         chunks = _counting(read_chunks(f), result, "bytes_in")
         inflated = _counting(gunzip(chunks, lib=lib), result, "bytes_out")
+        started: dict[str, int] = {}  # folder -> rotation time of its last rotated member
         try:
             for name, _, data in members(ByteSource(inflated)):
-                _member(result, classify(name), data, q, lib)
+                m = classify(name)
+                folder, _, _ = name.rpartition("/")
+                start = started.get(folder)
+                if m.rotated_at_ms is not None:
+                    if start is not None and start >= m.rotated_at_ms:
+                        start = None  # not in time order: the previous file says nothing
+                    started[folder] = m.rotated_at_ms
+                _member(result, m, data, q, lib, start)
         except CorruptData as exc:
             result.error = str(exc)
     return result
@@ -78,7 +86,16 @@ def _counting(blocks: Iterator[bytes], result: ArchiveResult, attr: str) -> Iter
         yield block
 
 
-def _member(result: ArchiveResult, m: Member, data: Iterator[bytes], q: Query, lib: object) -> None:
+def _member(
+    result: ArchiveResult,
+    m: Member,
+    data: Iterator[bytes],
+    q: Query,
+    lib: object,
+    started_ms: int | None,
+) -> None:
+    """One member; `started_ms`: when the file began, if the rotation before it says so
+    (mongod's rename rotation: a file holds the lines after the previous one was closed)."""
     if m.binary:
         result.skipped.append((m.name, "FTDC (binary)"))
         return
@@ -87,7 +104,13 @@ def _member(result: ArchiveResult, m: Member, data: Iterator[bytes], q: Query, l
     if q.from_ms is not None and m.rotated_at_ms is not None and m.rotated_at_ms < q.from_ms:
         result.skipped.append((m.name, "rotated before --from"))
         return
-    text: Iterator[bytes] = gunzip(data, lib=lib) if m.gzipped else data  # type: ignore[arg-type]
+    if q.to_ms is not None and started_ms is not None and started_ms > q.to_ms:
+        result.skipped.append((m.name, "started after --to"))
+        return
+    # In a window, a rotated .gz is inflated in small blocks: its first lines tell whether
+    # the rest is past --to, before the whole file is inflated.
+    block = PEEK if q.windowed else BLOCK
+    text: Iterator[bytes] = gunzip(data, lib=lib, block=block) if m.gzipped else data  # type: ignore[arg-type]
     try:
         head = next(text, b"")
         if looks_binary(head):

@@ -15,6 +15,7 @@ from types import ModuleType
 from typing import Any, Final
 
 BLOCK: Final = 1024 * 1024  # inflated bytes per block: per-block Python work is noise
+PEEK: Final = 128 * 1024  # a rotated .gz in a time window: enough to see where its lines are
 READ: Final = 256 * 1024  # compressed bytes read at a time
 _GZIP: Final = 16 + zlib.MAX_WBITS
 

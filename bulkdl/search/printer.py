@@ -80,7 +80,7 @@ class Printer:
             self._write(b"".join(grep_line(archive, member, h, colour=self.colour) for h in hits))
 
     def finish(self) -> None:
-        hosts = list(self._hosts.values())
+        hosts = sorted(self._hosts.values(), key=lambda h: h.host)  # the same order every run
         if self.view is View.COUNT:
             if self.as_json:
                 doc = {h.host: h.total for h in hosts}

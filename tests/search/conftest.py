@@ -65,7 +65,8 @@ class Pull:
         for line in read_manifest(self.out):
             if line["outcome"] in ("downloaded", "skipped", "replaced"):
                 seen[line["jobId"]] = (line["groupId"], line["jobId"], self.out / line["path"])
-        return [a for a in seen.values() if group is None or a[0] == group]
+        found = [a for a in seen.values() if group is None or a[0] == group]
+        return sorted(found, key=lambda a: (a[0], a[1]))  # the order search prints them in
 
 
 def member_lines(path: Path) -> Iterator[tuple[str, int, bytes]]:
