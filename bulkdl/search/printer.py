@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import BinaryIO
 
-from bulkdl.domain.escape import escape_control
+from bulkdl.domain.printable import shown
 from bulkdl.search.engine import Archive, ArchiveResult
 from bulkdl.search.members import Member
 from bulkdl.search.merge import timeline
@@ -50,14 +50,12 @@ class Printer:
         archive = result.archive
         for name, why in result.skipped:
             if self.show_skipped:
-                self.warn(f"skipped {archive.label}/{archive.job_id}:{escape_control(name)}: {why}")
+                self.warn(f"skipped {archive.label}/{archive.job_id}:{shown(name)}: {why}")
         for problem in result.problems:
-            self.warn(f"{archive.path}: {escape_control(problem)}; member skipped")
+            self.warn(f"{archive.path}: {shown(problem)}; member skipped")
         if result.error is not None:
             self.broken += 1
-            self.warn(
-                f"{archive.path}: {escape_control(result.error)}; archive not searched to its end"
-            )
+            self.warn(f"{archive.path}: {shown(result.error)}; archive not searched to its end")
         else:
             self.searched += 1
         for m in result.members:
@@ -86,9 +84,7 @@ class Printer:
                 doc = {h.host: h.total for h in hosts}
                 self._write((json.dumps(doc) + "\n").encode())
             else:
-                self._write(
-                    b"".join(f"{escape_control(h.host)}:{h.total}\n".encode() for h in hosts)
-                )
+                self._write(b"".join(f"{shown(h.host)}:{h.total}\n".encode() for h in hosts))
         elif self.view is View.SUMMARY:
             if self.as_json:
                 rows = [h.to_json() for h in hosts if h.total]

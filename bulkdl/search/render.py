@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any, Final
 
-from bulkdl.domain.escape import escape_control
+from bulkdl.domain.printable import shown
 from bulkdl.search.engine import Archive
 from bulkdl.search.logline import format_ms
 from bulkdl.search.members import Member
@@ -26,7 +26,7 @@ _RESET: Final = b"\x1b[0m"
 
 def where(archive: Archive, member: Member) -> str:
     """`<group>/<job>:<member>`, escaped for a terminal."""
-    return f"{archive.label}/{archive.job_id}:{escape_control(member.name)}"
+    return f"{archive.label}/{archive.job_id}:{shown(member.name)}"
 
 
 def grep_line(
