@@ -170,6 +170,8 @@ class EmulatedJob:
             tuple(self.log_types),
             self.creation_date,
             self.archive_kind,
+            self.log_collection_from_date,  # the logs' timestamps lie inside the window
+            self.log_collection_to_date,
         )
 
     def children(self) -> list[ChildJob]:
