@@ -26,6 +26,7 @@ from bulkdl.domain.archive_head import NotArchive, TarGzSniffer, refused_content
 from bulkdl.domain.content_range import BadContentRange, parse_content_range
 from bulkdl.domain.errors import Misframed, NotAnArchive, ResumeRejected, where
 from bulkdl.domain.models import Job
+from bulkdl.domain.printable import shown
 from bulkdl.settings.load import Settings
 
 
@@ -70,9 +71,8 @@ async def open_download(
             raise await transport.error_from(resp, group=job.group_id, job=job.id)
         content_type = resp.headers.get("Content-Type", "")
         if (instead := refused_content_type(content_type)) is not None:
-            shown = "".join(c for c in content_type[:80] if c.isprintable())  # server text
             raise NotAnArchive(
-                f"{place}: the server answered {instead} ({shown}), not a gzip "
+                f"{place}: the server answered {instead} ({shown(content_type[:80])}), not a gzip "
                 "archive (a proxy or login page?)",
                 group_id=job.group_id,
                 job_id=job.id,
